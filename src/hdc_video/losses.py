@@ -1,0 +1,130 @@
+"""HDC's losses as small pure functions over embeddings and boolean masks.
+
+Every contrastive term in the project is one call of :func:`contrastive_loss` with a different
+pair of masks; the masks say what HDC *means* (DESIGN §1) and are built by :func:`sc_masks` and
+:func:`tc_masks`, so they can be tested without a network.
+
+Conventions: ``z`` is ``[N, D]`` and L2-normalised; ``pos[i, j]`` is True where j is a positive of
+anchor i; ``valid[i, j]`` is True where j enters anchor i's denominator (positives and
+negatives). Neither mask may have its diagonal set (an anchor is never its own positive or
+negative).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+SC_OTHER_CROP = ("mask", "positive", "negative")
+SC_POSITIVES = ("any_time", "same_time")
+TC_POSITIVES = ("same_crop", "other_crop")
+
+
+def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float) -> Tensor:
+    """Multi-positive InfoNCE (SupCon's "outside" form), averaged over anchors that have positives.
+
+    For anchor i with positives P(i) and candidates A(i) (``valid``):
+    ``l_i = -1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) )``.
+    With one positive per anchor and every vector an anchor this is the symmetric NT-Xent.
+    """
+    if z.ndim != 2 or pos.shape != (z.shape[0], z.shape[0]) or valid.shape != pos.shape:
+        raise ValueError(f"contrastive_loss: z {tuple(z.shape)}, pos {tuple(pos.shape)}, valid {tuple(valid.shape)}")
+    pos = pos & valid
+    logits = (z @ z.T) / temperature
+    logits = logits.masked_fill(~valid, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    n_pos = pos.sum(1)
+    anchors = n_pos > 0
+    if not bool(anchors.any()):
+        return z.sum() * 0.0
+    per_anchor = -log_prob.masked_fill(~pos, 0.0).sum(1) / n_pos.clamp(min=1)
+    return per_anchor[anchors].mean()
+
+
+def info_nce(a: Tensor, b: Tensor, temperature: float) -> Tensor:
+    """Symmetric NT-Xent between paired rows: a[i] ↔ b[i] positive, every other row a negative."""
+    z = torch.cat([a, b], 0)
+    n = a.shape[0]
+    idx = torch.arange(2 * n, device=z.device)
+    partner = (idx + n) % (2 * n)
+    pos = torch.zeros(2 * n, 2 * n, dtype=torch.bool, device=z.device)
+    pos[idx, partner] = True
+    valid = ~torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    return contrastive_loss(z, pos, valid, temperature)
+
+
+def _eq(x: Tensor) -> Tensor:
+    return x[:, None] == x[None, :]
+
+
+def sc_masks(video: Tensor, crop: Tensor, time: Tensor, other_crop: str = "mask",
+             positives: str = "any_time") -> tuple[Tensor, Tensor]:
+    """Masks of Spatial Contrast over per-time-step vectors.
+
+    One row per (view, time step); ``video``, ``crop`` and ``time`` give its ids. An instance is a
+    (video, crop) pair. Positives: the other time steps of the same instance in either view
+    (``any_time``), or only the same time step in the other view (``same_time``; the instance's
+    other time steps are then left out, being neither). Negatives: other videos' vectors. The
+    same video's other crop is left out (``mask``), a positive, or a negative.
+    """
+    if other_crop not in SC_OTHER_CROP or positives not in SC_POSITIVES:
+        raise ValueError(f"sc_masks: other_crop={other_crop!r}, positives={positives!r}")
+    n = video.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=video.device)
+    same_video = _eq(video)
+    same_instance = same_video & _eq(crop)
+    pos = same_instance & ~eye
+    valid = ~eye
+    if positives == "same_time":
+        pos = pos & _eq(time)
+        valid = valid & ~(same_instance & ~pos)
+    other = same_video & ~_eq(crop)
+    if other_crop == "mask":
+        valid = valid & ~other
+    elif other_crop == "positive":
+        pos = pos | other
+    return pos, valid
+
+
+def tc_masks(video: Tensor, crop: Tensor, positive: str = "same_crop") -> tuple[Tensor, Tensor]:
+    """Masks of Temporal Contrast over clip vectors (one row per view).
+
+    ``same_crop`` (default): the positive is the other spatial view of the same temporal crop;
+    the same video's other crop is a *negative* (it shares appearance, so only temporal content
+    separates it), as are all clips of other videos. ``other_crop`` (CVRL-like): the views of the
+    other crop are the positives and the same crop's other view is left out.
+    """
+    if positive not in TC_POSITIVES:
+        raise ValueError(f"tc_masks: positive={positive!r}")
+    n = video.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=video.device)
+    same_video, same_crop = _eq(video), _eq(crop)
+    if positive == "same_crop":
+        return same_video & same_crop & ~eye, ~eye
+    return same_video & ~same_crop, ~eye & ~(same_video & same_crop)
+
+
+def positive_similarity(x: Tensor, pos: Tensor, center: bool = False) -> Tensor:
+    """Mean cosine similarity over the positive pairs of ``pos`` (rows of ``x`` need not be unit).
+
+    ``center=True`` subtracts the batch mean first, so that features that are all alike (e.g.
+    non-negative ReLU maps) do not look invariant just for being alike.
+    """
+    x = x.float()
+    if center:
+        x = x - x.mean(0, keepdim=True)
+    x = F.normalize(x, dim=1)
+    sim = x @ x.T
+    n = pos.sum()
+    return (sim * pos).sum() / n.clamp(min=1)
+
+
+def hd_nce(sc: Tensor, tc: Tensor, alpha: Tensor, beta: Tensor) -> Tensor:
+    """HD-NCE = Σ_k α_k L_SC^(k) + β_k L_TC^(k) over levels (all arguments ``[K]``)."""
+    return (alpha * sc).sum() + (beta * tc).sum()
+
+
+def uncertainty_weighting(losses: Tensor, log_vars: Tensor) -> Tensor:
+    """Homoscedastic-uncertainty weighting (Kendall et al. 2018): Σ exp(-s_k) L_k + s_k."""
+    return (torch.exp(-log_vars) * losses + log_vars).sum()
