@@ -75,7 +75,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0
     clip_grad: float = 5.0               # 0 disables
     precision: str = "auto"              # auto | bf16 | fp32
-    channels_last: bool = True
+    channels_last: str = "auto"          # auto (CUDA only) | always | never
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     ckpt_every: int = 200
     log_every: int = 1
@@ -101,6 +101,7 @@ CHOICES = {
     "method.tc_positive": ("same_crop", "other_crop"),
     "train.optimizer": ("sgd", "adamw"),
     "train.precision": ("auto", "bf16", "fp32"),
+    "train.channels_last": ("auto", "always", "never"),
 }
 
 

@@ -1,0 +1,224 @@
+"""``hdc pretrain``: the training loop around :class:`~hdc_video.models.hdc.HDC`.
+
+Resuming continues *exactly*: the checkpoint holds model (incl. the α/β EMA state), optimizer,
+scheduler, RNG, step and the data position (epoch, batch); every sample's randomness is derived
+from (seed, epoch, position), so the resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from hdc_video.config import Config, build_config
+from hdc_video.data.augment import ClipAugment
+from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
+from hdc_video.data.decode import PyAVDecoder
+from hdc_video.data.index import read_ucf101
+from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.models.hdc import HDC
+from hdc_video.models.registry import build_backbone
+from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from hdc_video.train.metrics import MetricsLogger
+from hdc_video.train.optim import build_optimizer, build_scheduler
+from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
+
+log = logging.getLogger("hdc_video")
+CHECKPOINT_FORMAT = "hdc-video/1"
+MAX_BAD_GRADS = 3
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+@dataclass
+class Position:
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0        # batches already consumed in `epoch`
+
+
+def build_model(cfg: Config) -> HDC:
+    backbone = build_backbone(cfg.model.backbone, width=cfg.model.width)
+    return HDC(backbone, cfg.method, views_per_crop=cfg.data.views_per_crop)
+
+
+def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
+    d = cfg.data
+    index = read_ucf101(data_root, split=d.split, subset="train")
+    augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter,
+                          grayscale=d.grayscale, blur=d.blur)
+    return PretrainDataset(index, PyAVDecoder(), TwoCropSampler(d.clip_len, d.stride), augment,
+                           views_per_crop=d.views_per_crop)
+
+
+def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(v) for k, v in logs.items()}
+
+
+class Pretrainer:
+    def __init__(self, cfg: Config, data_root: str | Path, out: str | Path, resume_state: dict | None = None,
+                 progress: bool = True):
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        self.data_root = Path(data_root)
+        t = cfg.train
+        torch.manual_seed(t.seed)
+        self.device = resolve_device(t.device)
+        self.dtype = resolve_precision(t.precision, self.device)
+        self.dataset = build_pretrain_data(cfg, data_root)
+        if len(self.dataset.index) < t.batch_size:
+            raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
+                                f"train.batch_size={t.batch_size}")
+        self.model = build_model(cfg).to(self.device)
+        if use_channels_last(t.channels_last, self.device):
+            self.model.backbone.to(memory_format=torch.channels_last_3d)
+            self.model.backbone_channels_last = True
+        self.optimizer = build_optimizer(self.model, t)
+        self.scheduler = build_scheduler(self.optimizer, t)
+        self.pos = Position()
+        if resume_state is not None:
+            self._load_state(resume_state)
+        self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed, cfg.data.workers,
+                                           epoch=self.pos.epoch, start_batch=self.pos.batch,
+                                           pin_memory=self.device.type == "cuda")
+        self.metrics = MetricsLogger(self.out, resume_step=self.pos.step)
+        self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "config": self.cfg.to_dict(), "data_root": str(self.data_root),
+                "step": self.pos.step, "epoch": self.pos.epoch, "batch": self.pos.batch,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
+                "stage_channels": list(self.model.backbone.stage_channels)}
+
+    def _load_state(self, st: dict) -> None:
+        self.model.load_state_dict(st["model"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.scheduler.load_state_dict(st["scheduler"])
+        set_rng_state(st["rng"])
+        self.pos = Position(st["step"], st["epoch"], st["batch"])
+
+    def save(self) -> Path:
+        path = save_atomic(self.state(), self.ckpt_path)
+        self.last_good = path
+        return path
+
+    # --- loop ---------------------------------------------------------------------------------
+    def _batches(self):
+        """Endless batches from the current position; a new epoch reseeds the sampler."""
+        while True:
+            self.loader.sampler.set_epoch(self.pos.epoch)
+            self.loader.sampler.set_start(self.pos.batch)
+            for batch in self.loader:
+                yield batch
+            self.pos.epoch, self.pos.batch = self.pos.epoch + 1, 0
+
+    def run(self) -> dict:
+        t = self.cfg.train
+        kill_at = int(os.environ.get("HDC_FAULT_KILL_AT_STEP", "0"))  # fault injection for the resume test
+        self.model.train()
+        bar = tqdm(total=t.steps, initial=self.pos.step, disable=not self.progress, desc="pretrain",
+                   unit="step", dynamic_ncols=True)
+        first_loss = last_loss = None
+        bad_grads = 0
+        tick = time.perf_counter()
+        try:
+            batches = self._batches()
+            while self.pos.step < t.steps:
+                batch = next(batches)
+                video = batch["video"].to(self.device, non_blocking=True)
+                with autocast(self.device, self.dtype):
+                    loss, logs = self.model(video)
+                if not torch.isfinite(loss):
+                    where = f"last good checkpoint: {self.last_good} (step {self._ckpt_step()})" if self.last_good \
+                        else "no checkpoint was written yet"
+                    raise TrainingError(f"non-finite loss ({float(loss.detach())}) at step {self.pos.step + 1}; "
+                                        f"stopping without saving; {where}")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                           t.clip_grad if t.clip_grad > 0 else float("inf"))
+                if torch.isfinite(grad_norm):
+                    self.optimizer.step()
+                    bad_grads = 0
+                else:
+                    # a non-finite gradient with a finite loss: skip this update (like AMP's scaler)
+                    bad_grads += 1
+                    log.warning("step %d: non-finite gradient norm; update skipped (%d in a row)",
+                                self.pos.step + 1, bad_grads)
+                    if bad_grads >= MAX_BAD_GRADS:
+                        raise TrainingError(f"{bad_grads} non-finite gradients in a row at step "
+                                            f"{self.pos.step + 1}; stopping; last good checkpoint: {self.last_good}")
+                self.scheduler.step()
+                self.pos.step += 1
+                self.pos.batch += 1
+                if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
+                    now = time.perf_counter()
+                    n_clips = video.shape[0] * video.shape[1] * t.log_every
+                    row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
+                           "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
+                           "clips_per_s": n_clips / max(now - tick, 1e-9), **_scalar_logs(logs)}
+                    tick = now
+                    self.metrics.log(self.pos.step, row)
+                    last_loss = row["loss"]
+                    first_loss = last_loss if first_loss is None else first_loss
+                    bar.set_postfix(loss=f"{row['loss']:.3f}", clips_s=f"{row['clips_per_s']:.0f}")
+                bar.update(1)
+                if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
+                    self.save()
+                if kill_at and self.pos.step == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            bar.close()
+            self.metrics.close()
+        skipped = dict(getattr(self.dataset, "skipped", {}))
+        return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
+                "checkpoint": str(self.ckpt_path), "skipped_in_main_process": skipped}
+
+    def _ckpt_step(self) -> int | str:
+        try:
+            return load_checkpoint(self.last_good)["step"]
+        except Exception:  # noqa: BLE001
+            return "?"
+
+
+def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | None = None,
+             overrides: list[str] | None = None, resume: bool = False, progress: bool = True) -> dict:
+    """Build the config, prepare the run folder and train. Returns a summary dict."""
+    out = Path(out)
+    state = None
+    if resume:
+        state = load_checkpoint(out / "checkpoint.pt")
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise TrainingError(f"{out / 'checkpoint.pt'}: not an hdc-video pretraining checkpoint")
+        cfg = build_config(config_files, overrides, base=state["config"])
+    else:
+        cfg = build_config(config_files, overrides)
+        if (out / "checkpoint.pt").exists():
+            raise TrainingError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it "
+                                f"or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    trainer = Pretrainer(cfg, data_root, out, resume_state=state, progress=progress)
+    if state is not None:
+        log.info("resuming %s from step %d (epoch %d, batch %d)", out, trainer.pos.step, trainer.pos.epoch,
+                 trainer.pos.batch)
+    summary = trainer.run()
+    if summary["last_loss"] is not None and not math.isfinite(summary["last_loss"]):
+        raise TrainingError("training ended with a non-finite loss")
+    return summary

@@ -1,0 +1,20 @@
+"""Shared fixtures: a tiny real benchmark written by the project's own generator."""
+
+from __future__ import annotations
+
+import pytest
+
+from hdc_video.data.synth import generate_benchmark
+
+# A tiny model and clip size: every test that trains runs in seconds on a 2-core CPU.
+TINY = ["model.backbone=r3d_18", "model.width=0.125", "method.head_hidden=32", "method.head_dim=16",
+        "data.clip_len=4", "data.stride=2", "data.size=32", "data.workers=0", "train.batch_size=8",
+        "train.optimizer=adamw", "train.lr=0.003", "train.warmup_steps=2", "train.log_every=1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory):
+    """3 digits x 5 motions x 4 videos (3 train, 1 test per class), 24 frames of 48x48."""
+    out = tmp_path_factory.mktemp("bench") / "bench"
+    return generate_benchmark(out, digits=3, motions=5, videos_per_class=4, frames=24, size=48, seed=0,
+                              test_groups=1, workers=1, progress=False)
