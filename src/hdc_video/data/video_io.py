@@ -37,8 +37,10 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str 
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
         if codec == "mpeg4":
-            # fixed quantiser: small files, clean frames
-            stream.options = {"qscale": str(quality)}
+            # fixed quantiser (ffmpeg's -q:v): every frame at the same quality, whatever the bitrate
+            cc = stream.codec_context
+            cc.flags |= av.codec.context.Flags.qscale
+            cc.global_quality = quality * 118  # FF_QP2LAMBDA
         elif codec in ("libx264", "h264"):
             stream.options = {"crf": str(6 * quality), "preset": "veryfast"}
         for frame in frames:
