@@ -51,3 +51,24 @@ def test_bad_files(tmp_path):
     bad.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         build_config([str(bad)])
+
+
+def test_yaml_exponent_floats_are_floats(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  lr: 1e-3\n  weight_decay: 1e-4\n")
+    cfg = build_config([str(f)], ["train.min_lr_ratio=1e-2"])
+    assert (cfg.train.lr, cfg.train.weight_decay, cfg.train.min_lr_ratio) == (1e-3, 1e-4, 1e-2)
+
+
+def test_fixed_weights_follow_the_levels_they_were_given_for():
+    from hdc_video.models.hdc import HDC
+    from hdc_video.models.registry import build_backbone
+
+    cfg = build_config(overrides=["method.weighting=fixed", "method.levels=[-1, -3]", "method.alpha=[1.0, 0.25]",
+                                  "method.beta=[2.0, 0.5]", "method.head_hidden=8", "method.head_dim=4"])
+    model = HDC(build_backbone("r3d_18", width=0.125), cfg.method)
+    assert model.levels == [1, 3]                                   # shallow -> deep
+    alpha, beta = model.weighting.weights()
+    assert alpha.tolist() == [0.25, 1.0] and beta.tolist() == [0.5, 2.0]
+    with pytest.raises(ConfigError, match="twice"):
+        build_config(overrides=["method.levels=[-1, -1]"])

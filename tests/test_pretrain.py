@@ -100,3 +100,13 @@ def test_method_configs_train(tiny_bench, tmp_path, method):
     assert ("L3/tc_loss" in last) == (method in ("tc_only", "whole"))
     assert ("L1/tc_loss" in last) == (method == "tc_only")     # whole: last level only
     assert json.loads(json.dumps(last))["loss"] > 0
+
+
+def test_resume_refuses_a_changed_config(tiny_bench, tmp_path):
+    from hdc_video.config import ConfigError
+
+    pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=1"], progress=False)
+    with pytest.raises(ConfigError, match="cannot change train.lr"):
+        pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=2", "train.lr=0.5"], resume=True, progress=False)
+    summary = pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=2"], resume=True, progress=False)
+    assert summary["steps"] == 2

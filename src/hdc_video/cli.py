@@ -175,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"hdc: error: {e}", file=sys.stderr)
         return 2
-    except (DataError, DecodeError, CheckpointError, TrainingError, KeyError, ValueError, FileNotFoundError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"hdc: error: {msg}", file=sys.stderr)
+    except (DataError, DecodeError, CheckpointError, TrainingError, KeyError, ValueError, OSError) as e:
+        msg = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+        # an error re-raised from a DataLoader worker carries the worker's traceback: keep its last line
+        lines = [ln for ln in msg.splitlines() if ln.strip()]
+        print(f"hdc: error: {lines[-1] if lines else type(e).__name__}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hdc: interrupted; the last checkpoint (if any) is intact", file=sys.stderr)

@@ -118,6 +118,11 @@ def _check(value: Any, tp: Any, key: str) -> Any:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        try:                                  # YAML 1.1 reads "1e-4" as a string
+            return float(value)
+        except ValueError:
+            pass
     if tp is bool and not isinstance(value, bool) or not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
     return value
@@ -218,8 +223,19 @@ def validate(cfg: Config) -> None:
     m, d, t = cfg.method, cfg.data, cfg.train
     if not m.levels:
         raise ConfigError("method.levels: at least one level is needed")
+    if m.weighting == "fixed" and m.name == "whole":
+        raise ConfigError("method.name=whole has one level: use method.weighting=uniform")
     if m.weighting == "fixed" and (len(m.alpha) != len(m.levels) or len(m.beta) != len(m.levels)):
         raise ConfigError("method.weighting=fixed needs method.alpha and method.beta with one value per level")
+    if len(set(m.levels)) != len(m.levels):
+        raise ConfigError(f"method.levels {m.levels} names a level twice")
+    if not 0 <= m.ema < 1 or not 0 < m.min_weight <= 1 or m.head_dim < 1 or m.head_hidden < 0:
+        raise ConfigError("need 0 <= method.ema < 1, 0 < method.min_weight <= 1, method.head_dim >= 1, "
+                          "method.head_hidden >= 0")
+    if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < 0:
+        raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1] and data.workers >= 0")
+    if t.log_every < 1 or t.ckpt_every < 1 or t.warmup_steps < 0:
+        raise ConfigError("train.log_every and train.ckpt_every must be >= 1, train.warmup_steps >= 0")
     if m.temperature <= 0:
         raise ConfigError("method.temperature must be > 0")
     if d.views_per_crop not in (1, 2):
@@ -232,3 +248,18 @@ def validate(cfg: Config) -> None:
         raise ConfigError("train.steps must be >= 1 and train.batch_size >= 2 (negatives come from the batch)")
     if t.lr <= 0 or cfg.model.width <= 0:
         raise ConfigError("train.lr and model.width must be > 0")
+
+
+# Keys a resumed run may change; anything else would break exact resumption or the saved state.
+RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers"}
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in new.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += changed_keys(old.get(k, {}), v, key + ".")
+        elif old.get(k) != v:
+            out.append(key)
+    return out

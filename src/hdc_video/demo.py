@@ -37,11 +37,11 @@ def _bench(out: Path) -> Path:
 
 
 def _pretrain(bench: Path, run: Path, config: str, steps: int | None) -> None:
-    overrides = [f"train.steps={steps}"] if steps else []
+    overrides = [f"train.steps={steps}"] if steps is not None else []
     ckpt = run / "checkpoint.pt"
     if ckpt.exists():
         state = load_checkpoint(ckpt)
-        target = steps or build_config([config]).train.steps
+        target = steps if steps is not None else build_config([config]).train.steps
         if state["step"] >= target:
             log.info("reusing the finished pretraining run in %s", run)
             return
@@ -74,6 +74,8 @@ def format_table(results: dict[str, dict[str, dict]]) -> str:
 def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrite: bool = False) -> dict:
     out = Path(out)
     if overwrite and out.exists():
+        if not ((out / "bench" / "meta.json").exists() or (out / "results.json").exists()):
+            raise ValueError(f"{out} does not look like a demo folder; refusing to delete it (choose another --out)")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from hdc_video.config import Config, build_config
 from hdc_video.data.dataset import EvalClipDataset, collate_skip_none
 from hdc_video.data.decode import PyAVDecoder
+from hdc_video.data.errors import DataError
 from hdc_video.data.index import VideoIndex
 from hdc_video.models.registry import build_backbone
 from hdc_video.train.checkpoint import CheckpointError, load_checkpoint
@@ -88,7 +89,7 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
             out[lv][idx] = f
         keep[idx] = True
     if not keep.any():
-        raise RuntimeError(f"{index.root}: no video could be decoded for feature extraction")
+        raise DataError(f"{index.root}: no video could be decoded for feature extraction")
     if (~keep).sum():
         log.warning("%d of %d videos could not be decoded and are left out of the evaluation", (~keep).sum(), n)
     labels = np.asarray(index.labels)

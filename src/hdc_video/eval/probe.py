@@ -44,8 +44,15 @@ def probe_labels(train: VideoIndex, ftr: Features, test: VideoIndex, fte: Featur
 
 
 def run_linear(a) -> dict:
+    if bool(a.labels) != bool(a.label_column):
+        raise ValueError("--labels and --label-column go together")
+    if a.labels is not None and not a.labels.exists():
+        raise FileNotFoundError(f"{a.labels}: no such labels file")
     net, cfg = load_backbone(a.checkpoint, random_init=a.random_init, backbone=a.backbone, width=a.width,
                              seed=a.seed)
+    n = len(net.stage_channels)
+    if not -n <= a.level < n:
+        raise ValueError(f"--level {a.level}: {cfg.model.backbone} has {n} stages (0..{n - 1} or -{n}..-1)")
     d = cfg.data
     clip_len, stride, size = a.clip_len or d.clip_len, a.stride or d.stride, a.size or d.size
     train, ftr, test, fte = split_features(net, a.data, a.split, clip_len, stride, size, a.num_clips,

@@ -41,9 +41,15 @@ class HDC(nn.Module):
         n_stages = len(backbone.stage_channels)
         levels = [-1] if cfg.name == "whole" else cfg.levels
         try:
-            self.levels = sorted({range(n_stages)[k] for k in levels})
+            resolved = [range(n_stages)[k] for k in levels]
         except IndexError:
             raise ValueError(f"method.levels {cfg.levels} out of range for a backbone with {n_stages} stages") from None
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f"method.levels {cfg.levels} names a stage twice")
+        order = sorted(range(len(resolved)), key=resolved.__getitem__)   # shallow -> deep
+        self.levels = [resolved[i] for i in order]
+        alpha = [cfg.alpha[i] for i in order] if cfg.weighting == "fixed" else []
+        beta = [cfg.beta[i] for i in order] if cfg.weighting == "fixed" else []
         self.use_sc = cfg.name in ("hdc", "sc_only")
         self.use_tc = cfg.name in ("hdc", "tc_only", "whole")
         crops = view_crops(views_per_crop)
@@ -54,7 +60,7 @@ class HDC(nn.Module):
         make = lambda c: ProjectionHead(c, cfg.head_hidden, cfg.head_dim)  # noqa: E731
         self.sc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_sc else None
         self.tc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_tc else None
-        self.weighting = LevelWeights(cfg.weighting, len(self.levels), cfg.alpha, cfg.beta,
+        self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta,
                                       cfg.ema, cfg.min_weight)
 
     def forward(self, video: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

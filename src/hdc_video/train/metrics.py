@@ -8,14 +8,21 @@ from pathlib import Path
 from typing import Any
 
 
+def _step(line: str) -> float:
+    """The step of a metrics line; a torn or empty line (a kill mid-write) counts as never logged."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 class MetricsLogger:
     def __init__(self, run_dir: Path, resume_step: int = 0, tensorboard: bool = True):
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step and self.path.exists():
             # Drop lines logged after the checkpoint we resume from: they will be logged again.
-            keep = [ln for ln in self.path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
+            keep = [ln for ln in self.path.read_text().splitlines() if _step(ln) <= resume_step]
             self.path.write_text("".join(k + "\n" for k in keep))
         elif not resume_step:
             self.path.write_text("")
@@ -46,4 +53,4 @@ class MetricsLogger:
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    return [json.loads(ln) for ln in path.read_text().splitlines() if _step(ln) != float("inf")]

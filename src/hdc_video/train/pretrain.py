@@ -19,7 +19,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from hdc_video.config import Config, build_config
+from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys
 from hdc_video.data.augment import ClipAugment
 from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
 from hdc_video.data.decode import PyAVDecoder
@@ -204,9 +204,15 @@ def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | N
     state = None
     if resume:
         state = load_checkpoint(out / "checkpoint.pt")
-        if state.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise TrainingError(f"{out / 'checkpoint.pt'}: not an hdc-video pretraining checkpoint")
         cfg = build_config(config_files, overrides, base=state["config"])
+        frozen = [k for k in changed_keys(state["config"], cfg.to_dict()) if k not in RESUMABLE]
+        if frozen:
+            raise ConfigError(f"cannot change {', '.join(frozen)} when resuming (only "
+                              f"{', '.join(sorted(RESUMABLE))} may change)")
+        if Path(state.get("data_root", data_root)).resolve() != Path(data_root).resolve():
+            raise TrainingError(f"{out}: this run was trained on {state['data_root']}, not {data_root}")
     else:
         cfg = build_config(config_files, overrides)
         if (out / "checkpoint.pt").exists():

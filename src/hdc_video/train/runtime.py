@@ -7,6 +7,8 @@ import logging
 
 import torch
 
+from hdc_video.config import ConfigError
+
 log = logging.getLogger("hdc_video")
 
 
@@ -15,7 +17,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but CUDA is not available on this machine")
+        raise ConfigError(f"device {name!r} asked for, but CUDA is not available on this machine")
     return dev
 
 
