@@ -1,0 +1,24 @@
+"""``hdc demo``: the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hdc_video.logs import setup_logging
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="the whole story on the built-in benchmark in minutes",
+                       description="Generate the built-in benchmark, pretrain a tiny HDC model, probe appearance, "
+                                   "motion and action with it and with a random-init network, print one table.")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the demo config's)")
+    p.add_argument("--config", default="demo", help="pretraining config (bundled name or file)")
+    p.add_argument("--overwrite", action="store_true", help="start over if --out holds an earlier demo")
+
+
+def run(a) -> int:
+    from hdc_video.demo import run_demo
+
+    setup_logging(a.verbose, None)
+    run_demo(a.out, steps=a.steps, config=a.config, overwrite=a.overwrite)
+    return 0
