@@ -6,15 +6,20 @@ a run gives the same batches whatever the number of workers, and a resumed run
 (``set_start(k)``) continues exactly at batch ``k``.
 
 Broken videos: :class:`PretrainDataset` logs one warning line naming the file and reason, counts
-it in ``skipped`` (per process: each worker keeps its own counter) and draws a replacement index
-from the same seed; :class:`EvalClipDataset` logs and returns ``None`` (dropped by
-:func:`collate_skip_none`) so evaluation reports the file rather than crashing.
+it in ``skipped`` (per process: each worker keeps its own counter), reports it in the sample's
+``"skipped"`` field (so the main process sees failures in workers too: :class:`SkipTracker`, fed by
+the loader of :func:`make_pretrain_loader`, logs one summary line per epoch and aborts past a
+failure threshold) and draws a replacement index from the same seed; :class:`EvalClipDataset`
+logs and returns ``None`` (dropped by :func:`collate_skip_none`) so evaluation reports the file
+rather than crashing.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import re
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -22,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-from .augment import ClipAugment, center_clip
+from .augment import ClipAugment, center_clip, three_crop
 from .decode import PyAVDecoder, VideoInfo
 from .errors import DataError, DecodeError
 from .index import VideoIndex
@@ -31,7 +36,7 @@ from .sampler import TwoCropSampler, uniform_clips
 log = logging.getLogger("hdc_video.data")
 
 __all__ = ["EpochSampler", "PretrainDataset", "EvalClipDataset", "collate_skip_none",
-           "make_pretrain_loader"]
+           "make_pretrain_loader", "PretrainLoader", "SkipTracker"]
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -97,23 +102,42 @@ class EpochSampler(Sampler):
 
 
 class PretrainDataset(Dataset):
-    """``ds[(i, seed)] -> {"video": float [V, 3, T, S, S], "index": int}``.
+    """``ds[(i, seed)] -> {"video": float [V, 3, T, S, S], "index": int, "skipped": str}``.
 
     Views are ``[c1a, c1b, c2a, c2b]`` (``views_per_crop=2``) or ``[c1a, c1b, c2a]`` (``1``):
     both temporal crops are decoded in ONE ``decode`` call (the union of their frames), then all
     views are augmented in one batched ``augment`` call with a ``torch.Generator`` seeded by
-    ``seed``. ``"index"`` is the video actually used (a replacement when ``i`` failed).
+    ``seed``. ``"index"`` is the video actually used (a replacement when ``i`` failed);
+    ``"skipped"`` holds one ``path<TAB>reason`` line per video that failed on the way ("" if none;
+    a string, so any collate works). A video that failed once is not decoded again in that process
+    (its warning is logged once per process); a replacement and its randomness depend on
+    ``(seed, attempt)`` only.
+
+    ``short_video``: a video no longer than one clip span is ``"loop"``-ed (indices wrap, the
+    sampler's rule) or ``"pad"``-ded (indices clamp: the last frame repeats). ``min_frames``: fewer
+    decodable frames than this marks the video bad (a 1-3 frame file is a broken file, not a clip).
+    ``known_bad``: ``"auto"`` drops the videos listed in ``<index root>/bad_videos.txt`` (written by
+    ``hdc verify``) up front; a path uses that list; ``None`` keeps all.
     """
 
     def __init__(self, index: VideoIndex, decoder: PyAVDecoder, sampler: TwoCropSampler,
-                 augment: ClipAugment, views_per_crop: int = 2, max_retries: int = 10):
+                 augment: ClipAugment, views_per_crop: int = 2, max_retries: int = 10,
+                 short_video: str = "loop", min_frames: int = 4, known_bad: str | Path | None = "auto"):
         if views_per_crop not in (1, 2):
             raise ValueError(f"views_per_crop must be 1 or 2, got {views_per_crop}")
+        if short_video not in ("loop", "pad"):
+            raise ValueError(f"short_video must be 'loop' or 'pad', got {short_video!r}")
         if len(index) == 0:
             raise DataError("empty video index")
+        from .indexes.badlist import drop_known_bad
+
+        index = drop_known_bad(index, known_bad)
+        if len(index) == 0:
+            raise DataError("every video of the index is listed as bad (bad_videos.txt)")
         self.index, self.decoder, self.sampler, self.augment = index, decoder, sampler, augment
         self.views_per_crop = views_per_crop
         self.max_retries = int(max_retries)
+        self.short_video, self.min_frames = short_video, max(int(min_frames), 1)
         self.skipped: collections.Counter = collections.Counter()
         self._info: dict[str, VideoInfo] = {}
 
@@ -133,7 +157,16 @@ class PretrainDataset(Dataset):
     def load(self, i: int, rng: np.random.Generator, generator: torch.Generator) -> torch.Tensor:
         """The augmented views of video ``i`` (raises on decode failure)."""
         path = self.index[i].path
-        idx1, idx2 = self.sampler.sample(self.info(path).num_frames, rng)
+        n = self.info(path).num_frames
+        if n < self.min_frames:
+            raise DecodeError(path, f"too few frames: {n} (min_frames={self.min_frames})")
+        s = self.sampler
+        if self.short_video == "pad" and n <= s.span:  # clamp instead of wrapping: the last frame repeats
+            a, b = s.starts(n, rng)
+            steps = np.arange(s.clip_len, dtype=np.int64) * s.stride
+            idx1, idx2 = np.minimum(a + steps, n - 1), np.minimum(b + steps, n - 1)
+        else:
+            idx1, idx2 = s.sample(n, rng)
         union, inverse = np.unique(np.concatenate([idx1, idx2]), return_inverse=True)
         frames = self.decoder.decode(path, union)  # uint8 [U, H, W, 3]
         t = len(idx1)
@@ -144,30 +177,42 @@ class PretrainDataset(Dataset):
     def __getitem__(self, key) -> dict:
         i, seed = key if isinstance(key, (tuple, list)) else (key, key)
         i, seed = int(i), int(seed) & _SEED_MASK
-        rng = np.random.default_rng(seed)
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(self.max_retries + 1):
+        # replacements and their randomness depend on (seed, attempt) only, not on how far a failed
+        # attempt got: a sample stays a pure function of (i, seed) in every process
+        replace = np.random.default_rng([seed, 0x5EED])
+        failed: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            sub = seed if attempt == 0 else int(np.random.default_rng([seed, attempt]).integers(_SEED_MASK))
+            rng, generator = np.random.default_rng(sub), torch.Generator().manual_seed(sub)
             path = self.index[i].path
             try:
-                return {"video": self.load(i, rng, generator), "index": i}
+                if str(path) in self.skipped:  # failed before in this process: don't decode again
+                    raise DecodeError(path, self.skipped[str(path)])
+                return {"video": self.load(i, rng, generator), "index": i, "skipped": "\n".join(failed)}
             except Exception as exc:  # noqa: BLE001 - any decoding failure skips the video
-                reason = _reason(exc)
-                log.warning("skipping %s: %s", path, reason)
+                reason = " ".join(_reason(exc).split())
+                if str(path) not in self.skipped:
+                    log.warning("skipping %s: %s", path, reason)
                 self.skipped[str(path)] = reason
+                failed.append(f"{path}\t{reason}")
                 self._info.pop(str(path), None)
-                i = int(rng.integers(len(self.index)))
+                i = int(replace.integers(len(self.index)))
         raise DataError(f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
                         f"sample (last: {path}: {reason}); check the dataset")
 
 
 class EvalClipDataset(Dataset):
-    """``ds[i] -> {"video": float [num_clips, 3, T, S, S], "label": int, "index": i}`` or ``None``
-    for a video that fails (logged, counted in ``skipped``)."""
+    """``ds[i] -> {"video": float [num_clips * crops, 3, T, S, S], "label": int, "index": i}`` or
+    ``None`` for a video that fails (logged, counted in ``skipped``). ``crops=1``: the centre crop;
+    ``crops=3``: left/centre/right along the long side (:func:`three_crop`), clip-major."""
 
     def __init__(self, index: VideoIndex, decoder: PyAVDecoder, clip_len: int, stride: int,
-                 num_clips: int, size: int):
+                 num_clips: int, size: int, crops: int = 1):
+        if crops not in (1, 3):
+            raise ValueError(f"crops must be 1 or 3, got {crops}")
         self.index, self.decoder = index, decoder
         self.clip_len, self.stride, self.num_clips, self.size = clip_len, stride, num_clips, size
+        self.crops = crops
         self.skipped: collections.Counter = collections.Counter()
 
     def __len__(self) -> int:
@@ -181,7 +226,9 @@ class EvalClipDataset(Dataset):
             flat = np.concatenate(clips)
             union, inverse = np.unique(flat, return_inverse=True)
             frames = self.decoder.decode(entry.path, union)[torch.from_numpy(inverse)]
-            video = center_clip(frames.view(self.num_clips, self.clip_len, *frames.shape[1:]), self.size)
+            per_clip = frames.view(self.num_clips, self.clip_len, *frames.shape[1:])
+            crop = center_clip if self.crops == 1 else three_crop
+            video = crop(per_clip, self.size)
         except Exception as exc:  # noqa: BLE001
             reason = _reason(exc)
             log.warning("skipping %s: %s", entry.path, reason)
@@ -200,14 +247,109 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
+def _reason_kind(reason: str) -> str:
+    """A failure reason without its specifics: ``"truncated: frame 9 ..."`` -> ``"truncated"``."""
+    head = re.split(r"[(:]", reason, maxsplit=1)[0].strip() or reason.strip()
+    return re.sub(r"\d+", "N", head)
+
+
+class SkipTracker:
+    """Main-process tally of the videos the pretraining loader skipped, whichever process hit them.
+
+    ``update(batch)`` after every batch (reads the collated ``"skipped"`` field); ``end_epoch(epoch)``
+    logs ONE summary line (samples skipped, distinct videos, grouped by reason with example paths)
+    and resets the epoch's counts; ``failed`` maps every video that failed so far to its reason.
+    ``update`` raises :class:`DataError` as soon as the distinct failed videos exceed
+    ``max_fail_frac`` of the ``total`` (``None`` or ``1.0`` never aborts).
+    ``PretrainLoader`` (from :func:`make_pretrain_loader`) calls both itself.
+    """
+
+    def __init__(self, total: int, max_fail_frac: float | None = 0.05, root: str | Path | None = None):
+        self.total, self.max_fail_frac = int(total), max_fail_frac
+        self.root = Path(root) if root is not None else None
+        self.failed: dict[str, str] = {}
+        self.epoch_samples = 0
+        self.epoch_videos: dict[str, str] = {}
+
+    def _name(self, path: str) -> str:
+        if self.root is not None:
+            try:
+                return Path(path).relative_to(self.root).as_posix()
+            except ValueError:
+                pass
+        return path
+
+    def update(self, batch) -> None:
+        field = batch.get("skipped", ()) if isinstance(batch, dict) else batch
+        for text in [field] if isinstance(field, str) else field:
+            for line in str(text).splitlines():
+                path, _, reason = line.partition("\t")
+                if path:
+                    self.epoch_samples += 1
+                    self.epoch_videos[path] = self.failed[path] = reason
+        frac = self.max_fail_frac
+        n, m = len(self.failed), max(self.total, 1)
+        if frac is not None and frac < 1.0 and n > frac * m:
+            kinds = collections.Counter(_reason_kind(r) for r in self.failed.values())
+            kind, count = kinds.most_common(1)[0]
+            example = next(p for p, r in self.failed.items() if _reason_kind(r) == kind)
+            raise DataError(f"{n} of {m} videos failed ({100 * n / m:.1f}%, more than the {100 * frac:g}% allowed): "
+                            f"check the path/codec; most common: {kind} x{count}, e.g. {example}: "
+                            f"{self.failed[example]} (`hdc verify` lists every bad file)")
+
+    def epoch_line(self, epoch: int | None = None) -> str | None:
+        """The summary line of the epoch so far (``None`` when nothing was skipped)."""
+        if not self.epoch_samples:
+            return None
+        groups: dict[str, list[str]] = {}
+        for path, reason in self.epoch_videos.items():
+            groups.setdefault(_reason_kind(reason), []).append(self._name(path))
+        parts = []
+        for kind, paths in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            more = f" +{len(paths) - 5} more" if len(paths) > 5 else ""
+            parts.append(f"{kind} x{len(paths)} [{', '.join(sorted(paths)[:5])}{more}]")
+        n = len(self.epoch_videos)
+        where = f"epoch {epoch}: " if epoch is not None else ""
+        pct = 100 * n / max(self.total, 1)
+        return (f"{where}skipped {self.epoch_samples} samples from {n} bad videos ({pct:.1f}% of {self.total}): "
+                + "; ".join(parts))
+
+    def end_epoch(self, epoch: int | None = None) -> str | None:
+        """Log the epoch's summary line (if anything was skipped), reset the epoch counts, return it."""
+        line = self.epoch_line(epoch)
+        if line:
+            log.warning("%s", line)
+        self.epoch_samples, self.epoch_videos = 0, {}
+        return line
+
+
+class PretrainLoader(DataLoader):
+    """A DataLoader that feeds every batch to ``self.skips`` (:class:`SkipTracker`) in the main process
+    and calls ``skips.end_epoch`` when a pass over the sampler completes."""
+
+    skips: SkipTracker
+
+    def __iter__(self):
+        epoch = getattr(self.sampler, "epoch", None)
+        for batch in super().__iter__():
+            self.skips.update(batch)
+            yield batch
+        self.skips.end_epoch(epoch)
+
+
 def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, workers: int,
                          epoch: int = 0, start_batch: int = 0, pin_memory: bool = False,
-                         shuffle: bool = True) -> DataLoader:
+                         shuffle: bool = True, max_fail_frac: float | None = 0.05) -> PretrainLoader:
     """A DataLoader over ``dataset`` driven by :class:`EpochSampler` (``loader.sampler``): call
-    ``loader.sampler.set_epoch(e)`` before each later epoch."""
+    ``loader.sampler.set_epoch(e)`` before each later epoch. ``loader.skips`` (:class:`SkipTracker`)
+    counts skipped videos across workers, logs one line per completed epoch and raises
+    :class:`DataError` once more than ``max_fail_frac`` of the videos failed."""
     sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle)
     sampler.set_epoch(epoch)
     sampler.set_start(start_batch)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
-                      num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
-                      worker_init_fn=_worker_init if workers > 0 else None)
+    loader = PretrainLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+                            num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
+                            worker_init_fn=_worker_init if workers > 0 else None)
+    index = getattr(dataset, "index", None)
+    loader.skips = SkipTracker(len(dataset), max_fail_frac, root=getattr(index, "root", None))
+    return loader

@@ -1,9 +1,19 @@
 """Frame-accurate video decoding with PyAV.
 
-``PyAVDecoder.decode(path, indices)`` opens the container once and decodes in one forward pass
-up to the largest requested frame, keeping only the requested ones. When the smallest requested
-index is far into the video it first seeks to the keyframe before it and recovers the running
-frame index from ``frame.pts``; the result is identical to decoding from the start (tested).
+``PyAVDecoder.decode(path, indices)`` opens the container once and decodes forward, keeping only
+the requested frames. Requested frames are grouped into runs (gaps over ``seek_threshold`` split
+them); a run that starts far into the video is reached by seeking to the keyframe before it and
+recovering the running frame index from ``frame.pts``, so two distant temporal crops cost two short
+decodes. The result is identical to decoding from the start (tested).
+
+Frames come out as displayed: always RGB (grayscale, yuv444, 10-bit sources are converted), and
+rotated by the display matrix (phone videos: ``frame.rotation``, counter-clockwise degrees), so a
+90-degree video gives ``[N, W, H, 3]``; :meth:`PyAVDecoder.info` reports the rotated size.
+
+Variable frame rate: frame ``i`` is always the ``i``-th frame in presentation order. Seeking maps
+indices to timestamps arithmetically only for provably constant-rate streams (average rate = base
+rate, and an even demuxer index where there is one, and the landing frame on the grid); otherwise
+it uses a table of every frame's pts (one demux pass, cached per file).
 
 Every failure raises :class:`DecodeError` ``(path, reason)``. If the container's metadata
 promised a few more frames than it really holds (requested indices past the real end), those
@@ -14,8 +24,10 @@ shortfall means the file is truncated: ``DecodeError`` (so the dataset skips and
 
 from __future__ import annotations
 
+import collections
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -28,20 +40,49 @@ from hdc_video.data.errors import DecodeError
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["VideoInfo", "PyAVDecoder", "decode_all"]
+__all__ = ["VideoInfo", "PyAVDecoder", "decode_all", "make_decoder", "rotate_frames"]
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     num_frames: int
     fps: float
-    height: int
+    height: int  # as displayed (after rotation)
     width: int
+    codec: str = field(default="", compare=False)
+    rotation: int = field(default=0, compare=False)  # counter-clockwise degrees applied to decoded frames
+
+
+def make_decoder(name: str = "pyav", **kw):
+    """A decoder by name (``pyav``, ``torchcodec``, ``frames``, ``auto``): see
+    :func:`hdc_video.data.decoders.make_decoder`."""
+    from hdc_video.data.decoders import make_decoder as _make
+
+    return _make(name, **kw)
+
+
+def rotate_frames(frames: np.ndarray, rotation: float) -> np.ndarray:
+    """Rotate ``[..., H, W, C]`` frames counter-clockwise by ``rotation`` degrees (nearest 90)."""
+    k = int(round(float(rotation or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(frames, k, axes=(-3, -2))) if k else frames
+
+
+def _rgb(frame) -> np.ndarray:
+    """A decoded frame as displayed: RGB, rotated by its display matrix."""
+    arr = frame.to_ndarray(format="rgb24")
+    try:
+        rot = frame.rotation
+    except Exception:  # noqa: BLE001 - no / malformed side data
+        rot = 0
+    return rotate_frames(arr, rot) if rot else arr
 
 
 def _reason(exc: BaseException) -> str:
-    """A short, one-line reason for an exception raised by PyAV / FFmpeg."""
+    """A short, one-line reason for an exception raised by PyAV / FFmpeg (without the errno and
+    the file name FFmpeg appends: the caller names the file)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    msg = re.sub(r"^\[Errno -?\d+\]\s*", "", msg)
+    msg = re.sub(r":\s*'[^']*'\s*$", "", msg)
     name = type(exc).__name__
     return f"{name}: {msg}"[:200] if msg else name
 
@@ -70,6 +111,22 @@ def _rate(stream) -> Fraction | None:
     return None
 
 
+def _provably_cfr(stream) -> bool:
+    """Constant frame rate, provably: average rate = base rate and the demuxer's index of every frame
+    (mp4, avi) is evenly spaced. Containers that index keyframes only (mkv, webm) are not provable."""
+    avg, base = stream.average_rate, stream.base_rate or stream.guessed_rate
+    if not avg or not base or abs(float(avg) - float(base)) > 1e-3 * float(base):
+        return False
+    try:
+        entries = stream.index_entries
+    except Exception:  # noqa: BLE001
+        return False
+    if not entries or len(entries) < max(int(stream.frames or 0), 3):
+        return False
+    d = np.diff(np.sort(np.array([e.timestamp for e in entries], dtype=np.int64)))
+    return bool(d.size == 0 or d.max() - d.min() <= 1)
+
+
 class PyAVDecoder:
     """Decode selected frames of a video file to ``uint8 [N, H, W, 3]`` tensors.
 
@@ -83,42 +140,61 @@ class PyAVDecoder:
     ``None`` always clamps.
     """
 
+    name = "pyav"
+
     def __init__(self, seek_threshold: int = 64, seek_margin: int = 2, threads: int = 0,
                  max_clamp: int | None = 16):
         self.seek_threshold = int(seek_threshold)
         self.seek_margin = int(seek_margin)
         self.threads = int(threads)
         self.max_clamp = max_clamp
+        self._pts: collections.OrderedDict = collections.OrderedDict()  # VFR pts tables (LRU)
 
     # ------------------------------------------------------------------ info
     def info(self, path: str | Path) -> VideoInfo:
-        """Frame count, fps and size. Uses ``stream.frames`` when the container knows it, else
-        counts the video packets (demux only, no decode)."""
+        """Frame count, fps, displayed size, codec and rotation. Uses ``stream.frames`` when the
+        container knows it, else counts the video packets (demux only). Decodes the first frame
+        (the rotation lives in its side data; a file whose first frame cannot be decoded fails)."""
         path = Path(path)
         container = _open(path)
         try:
-            stream = container.streams.video[0]
+            stream = self._prepare(container)
             rate = _rate(stream)
             fps = float(rate) if rate else 0.0
-            height = int(stream.codec_context.height or 0)
-            width = int(stream.codec_context.width or 0)
+            codec = str(stream.codec_context.name or "")
+            first = None
+            try:
+                first = next(container.decode(stream), None)
+            except Exception as exc:
+                raise DecodeError(path, f"cannot decode the first frame ({_reason(exc)})") from exc
+            if first is None:
+                raise DecodeError(path, "zero frames")
+            height, width = int(first.height or 0), int(first.width or 0)
+            try:
+                rotation = int(round(float(first.rotation or 0) / 90.0)) * 90 % 360
+            except Exception:  # noqa: BLE001
+                rotation = 0
             n = int(stream.frames or 0)
-            if n <= 0:
-                n = 0
-                try:
-                    for packet in container.demux(stream):
-                        if packet.size > 0:
-                            n += 1
-                except Exception as exc:
-                    if n == 0:
-                        raise DecodeError(path, f"cannot demux ({_reason(exc)})") from exc
         finally:
             container.close()
+        if n <= 0:  # no count in the header: count the packets (demux only) in a fresh pass
+            container = _open(path)
+            try:
+                for packet in container.demux(container.streams.video[0]):
+                    if packet.size > 0:
+                        n += 1
+            except Exception as exc:
+                if n == 0:
+                    raise DecodeError(path, f"cannot demux ({_reason(exc)})") from exc
+            finally:
+                container.close()
         if n <= 0:
             raise DecodeError(path, "zero frames")
         if height <= 0 or width <= 0:
             raise DecodeError(path, f"bad frame size {width}x{height}")
-        return VideoInfo(num_frames=n, fps=fps, height=height, width=width)
+        if rotation in (90, 270):
+            height, width = width, height
+        return VideoInfo(num_frames=n, fps=fps, height=height, width=width, codec=codec, rotation=rotation)
 
     # ---------------------------------------------------------------- decode
     def decode(self, path: str | Path, indices: Sequence[int]) -> torch.Tensor:
@@ -130,20 +206,31 @@ class PyAVDecoder:
         if idx.min() < 0:
             raise DecodeError(path, f"negative frame index {int(idx.min())}")
         wanted = np.unique(idx)  # sorted
+        # runs of wanted frames more than seek_threshold apart are reached by separate seeks (two
+        # temporal crops far apart: two short decodes instead of one through everything between)
+        runs = np.split(wanted, np.nonzero(np.diff(wanted) > self.seek_threshold)[0] + 1)
+        frames: dict[int, np.ndarray] = {}
+        tail, last = None, -1
         container = _open(path)
+        fresh = True  # container not yet decoded from / seeked
         try:
-            got = None
-            first = int(wanted[0])
-            if first > self.seek_threshold:
-                got = self._decode_seek(container, path, wanted)
-            if got is None:  # no seek wanted, or the seek could not be trusted
-                if first > self.seek_threshold:
-                    container.close()
-                    container = _open(path)
-                got = self._decode_from(container, path, wanted, start=None)
+            for run in runs:
+                got = None
+                if int(run[0]) > self.seek_threshold:
+                    got = self._decode_seek(container, path, run)
+                    fresh = False
+                if got is None:  # no seek wanted, or the seek could not be trusted
+                    if not fresh:
+                        container.close()
+                        container = _open(path)
+                    got = self._decode_from(container, path, run, start=None)
+                    fresh = False
+                frames.update(got[0])
+                if got[1] is not None:  # the file ended before this run did: later runs are past it too
+                    tail, last = got[1], got[2]
+                    break
         finally:
             container.close()
-        frames, tail, last = got
         if tail is not None:  # metadata lied or the file is cut short: clamp to the last frame
             short = int(wanted[-1]) - last
             if self.max_clamp is not None and short > self.max_clamp:
@@ -153,15 +240,35 @@ class PyAVDecoder:
             log.debug("%s: %d requested frames past the real end, clamped", path, len(missing))
             for i in missing:
                 frames[i] = tail
+        shapes = {f.shape for f in frames.values()}
+        if len(shapes) > 1:
+            raise DecodeError(path, f"frame size changes mid-stream ({', '.join(map(str, sorted(shapes)))})")
         out = np.stack([frames[int(i)] for i in idx])
         return torch.from_numpy(out)
 
     def _prepare(self, container):
         stream = container.streams.video[0]
+        if getattr(stream.codec_context, "is_open", False):  # set up already (a second run)
+            return stream
         stream.thread_type = "AUTO"
         if self.threads > 0:
             stream.codec_context.thread_count = self.threads
         return stream
+
+    def _pts_table(self, path: Path, container, stream) -> np.ndarray:
+        """Sorted pts of every frame (one demux pass; cached per file, LRU of 4096)."""
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key in self._pts:
+            self._pts.move_to_end(key)
+            return self._pts[key]
+        with av.open(str(path)) as c:  # its own container: ``container`` may be mid-stream
+            pts = [p.pts for p in c.demux(c.streams.video[0]) if p.pts is not None and p.size > 0]
+        table = np.unique(np.array(pts, dtype=np.int64))
+        self._pts[key] = table
+        while len(self._pts) > 4096:
+            self._pts.popitem(last=False)
+        return table
 
     def _decode_seek(self, container, path: Path, wanted: np.ndarray):
         """Seek to the keyframe before ``wanted[0]``, then decode; ``None`` if unusable."""
@@ -172,16 +279,27 @@ class PyAVDecoder:
             return None
         start_pts = stream.start_time or 0
         target = max(int(wanted[0]) - self.seek_margin, 0)
-        pts = start_pts + int(Fraction(target) / (rate * tb))
+        table = None
         try:
+            if _provably_cfr(stream):
+                pts = start_pts + int(Fraction(target) / (rate * tb))
+            else:
+                table = self._pts_table(path, container, stream)
+                if target >= len(table) or (stream.frames and len(table) != int(stream.frames)):
+                    return None  # packets without pts / duplicates: the table can't be trusted
+                pts = int(table[target])
             container.seek(pts, stream=stream, backward=True, any_frame=False)
-        except Exception:
+        except Exception:  # noqa: BLE001
             return None
 
         def start_of(frame) -> int | None:
             if frame.pts is None:
                 return None
-            return int(round(float((frame.pts - start_pts) * tb * rate)))
+            if table is not None:
+                i = int(np.searchsorted(table, frame.pts))
+                return i if i < len(table) and table[i] == frame.pts else None
+            x = float((frame.pts - start_pts) * tb * rate)
+            return int(round(x)) if abs(x - round(x)) < 0.05 else None  # off the grid: not CFR after all
 
         return self._decode_from(container, path, wanted, start=start_of)
 
@@ -205,7 +323,7 @@ class PyAVDecoder:
                     if i is None or i < 0 or i > int(wanted[0]):
                         return None  # missing pts or overshot: fall back to decoding from 0
                 if i in want:
-                    frames[i] = frame.to_ndarray(format="rgb24")
+                    frames[i] = _rgb(frame)
                 last_frame = frame
                 if i >= stop:
                     break
@@ -222,12 +340,12 @@ class PyAVDecoder:
             raise DecodeError(path, "no frames decoded")
         tail, last = None, i
         if not want.issubset(frames):
-            tail, last = last_frame.to_ndarray(format="rgb24"), i - 1  # loop ran to the end
+            tail, last = _rgb(last_frame), i - 1  # loop ran to the end
         return frames, tail, last
 
 
 def decode_all(path: str | Path, decoder: PyAVDecoder | None = None) -> torch.Tensor:
-    """Every frame of ``path`` as ``uint8 [T, H, W, 3]``."""
+    """Every frame of ``path`` as ``uint8 [T, H, W, 3]`` (displayed orientation, RGB)."""
     decoder = decoder or PyAVDecoder()
     path = Path(path)
     container = _open(path)
@@ -236,7 +354,7 @@ def decode_all(path: str | Path, decoder: PyAVDecoder | None = None) -> torch.Te
         stream = decoder._prepare(container)
         try:
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(_rgb(frame))
         except Exception as exc:
             if not frames:
                 raise DecodeError(path, f"decoding failed ({_reason(exc)})") from exc
@@ -244,4 +362,6 @@ def decode_all(path: str | Path, decoder: PyAVDecoder | None = None) -> torch.Te
         container.close()
     if not frames:
         raise DecodeError(path, "zero frames")
+    if len({f.shape for f in frames}) > 1:
+        raise DecodeError(path, "frame size changes mid-stream")
     return torch.from_numpy(np.stack(frames))

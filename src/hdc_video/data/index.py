@@ -9,6 +9,9 @@ Layout read by :func:`read_ucf101`::
 
 Labels in a :class:`VideoIndex` are 0-based. Missing video files are not an error here (the data
 loader skips them); :func:`missing` lists them.
+
+Other layouts (HMDB51, Kinetics CSVs, a folder per class, a plain ``path,label`` CSV) are read by
+:mod:`hdc_video.data.indexes`; :func:`open_index` picks the reader (``format="auto"`` detects it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Mapping
 
 import numpy as np
 
@@ -30,6 +34,8 @@ class VideoEntry:
     path: Path  # absolute path of the video file
     label: int  # 0-based
     rel: str  # the path as written in the split file, e.g. "Digit3Fall/v_Digit3Fall_g01_c01.avi"
+    # per-format extras (Kinetics youtube_id/time_start/..., extra CSV columns); not compared/hashed
+    meta: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
@@ -180,6 +186,14 @@ def read_ucf101(root: str | Path, split: int = 1, subset: str = "train",
     return VideoIndex(entries=entries, classes=classes, root=root)
 
 
+def open_index(root: str | Path, format: str = "auto", split: int = 1, subset: str = "train",
+               **kw) -> VideoIndex:
+    """Any supported layout -> :class:`VideoIndex`; see :func:`hdc_video.data.indexes.open_index`."""
+    from .indexes import open_index as _open_index
+
+    return _open_index(root, format=format, split=split, subset=subset, **kw)
+
+
 def missing(index: VideoIndex) -> list[VideoEntry]:
     """Entries whose video file does not exist."""
     return [e for e in index.entries if not e.path.is_file()]
@@ -218,5 +232,6 @@ def relabel(index: VideoIndex, mapping: dict[str, str]) -> VideoIndex:
         raise DataError(f"{len(absent)} videos have no label in the mapping: {', '.join(absent[:5])}{more}")
     classes = sorted(set(mapping.values()))
     to_idx = {c: i for i, c in enumerate(classes)}
-    entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel) for e in index.entries]
+    entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel, meta=e.meta)
+               for e in index.entries]
     return VideoIndex(entries=entries, classes=classes, root=index.root)
