@@ -35,6 +35,44 @@ class Features:
     def videos(self) -> np.ndarray:
         return self.clips.mean(1)
 
+    def decoded(self) -> "Features":
+        """Only the rows of videos that were decoded (all of them ``keep``)."""
+        return Features(self.clips[self.keep], self.labels[self.keep], np.ones(int(self.keep.sum()), dtype=bool))
+
+
+def parse_levels(spec: str | int | list, num_stages: int, backbone: str = "the backbone",
+                 option: str = "--levels") -> list[int]:
+    """``"all"`` | ``"-1"`` | ``"-3,-2,-1"`` | an int | a list -> stage indices normalised to
+    ``0..num_stages-1`` (so ``-1`` on a 4-stage net is 3), duplicates dropped, order kept."""
+    if isinstance(spec, str) and spec.strip().lower() == "all":
+        return list(range(num_stages))
+    items = spec.split(",") if isinstance(spec, str) else (spec if isinstance(spec, (list, tuple)) else [spec])
+    out: list[int] = []
+    for item in items:
+        try:
+            lv = int(str(item).strip())
+        except ValueError:
+            raise ValueError(f"{option} {spec!r}: expected 'all' or comma-separated stage indices like -2,-1") from None
+        if not -num_stages <= lv < num_stages:
+            raise ValueError(f"{option} {spec}: {backbone} has {num_stages} stages "
+                             f"(0..{num_stages - 1} or -{num_stages}..-1)")
+        lv %= num_stages
+        if lv not in out:
+            out.append(lv)
+    if not out:
+        raise ValueError(f"{option}: no level given")
+    return out
+
+
+def clip_settings(cfg: Config, clip_len: int | None = None, stride: int | None = None,
+                  size: int | None = None) -> tuple[int, int, int]:
+    """Evaluation clip length, stride and crop size: the given values, else the checkpoint's config."""
+    d = cfg.data
+    out = (clip_len or d.clip_len, stride or d.stride, size or d.size)
+    if out[0] < 1 or out[1] < 1 or out[2] < 8:
+        raise ValueError(f"--clip-len/--stride must be >= 1 and --size >= 8 (got {out[0]}, {out[1]}, {out[2]})")
+    return out
+
 
 def load_backbone(checkpoint: str | Path | None, random_init: bool = False, backbone: str | None = None,
                   width: float | None = None, seed: int = 0) -> tuple[nn.Module, Config]:
@@ -53,10 +91,15 @@ def load_backbone(checkpoint: str | Path | None, random_init: bool = False, back
     net = build_backbone(cfg.model.backbone, width=cfg.model.width)
     if checkpoint is not None and not random_init:
         sd = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
-        missing, unexpected = net.load_state_dict(sd, strict=False)
-        if missing or unexpected:
+        own = net.state_dict()
+        missing = [k for k in own if k not in sd]
+        unexpected = [k for k in sd if k not in own]
+        shape = [k for k in sd if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
+        if missing or unexpected or shape:
             raise CheckpointError(f"{checkpoint}: backbone does not match {cfg.model.backbone} "
-                                  f"width {cfg.model.width} ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+                                  f"width {cfg.model.width} ({len(missing)} missing, {len(unexpected)} unexpected, "
+                                  f"{len(shape)} wrongly shaped tensors{', e.g. ' + shape[0] if shape else ''})")
+        net.load_state_dict(sd)
     return net.eval(), cfg
 
 
