@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
-__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "normalize"]
+__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "three_crop", "normalize"]
 
 MEAN = (0.43216, 0.394666, 0.37645)
 STD = (0.22803, 0.22145, 0.216989)
@@ -103,6 +103,25 @@ def center_clip(clips: torch.Tensor, size: int) -> torch.Tensor:
     box = torch.tensor([[x0, y0, x0 + side, y0 + side]], dtype=torch.float32)
     return normalize(_crop_resize(clips, box.expand(clips.shape[0], 4), size))
 
+
+
+def three_crop(clips: torch.Tensor, size: int) -> torch.Tensor:
+    """The standard 3-crop test views: resize the short side to ``size``, then three ``size x size``
+    squares along the long side -- left, centre, right (top, centre, bottom for a portrait video;
+    three centre crops for a square one). ``uint8 [N, T, H, W, 3] -> float [3N, 3, T, size, size]``
+    normalised, clip-major (``[c0 left, c0 centre, c0 right, c1 left, ...]``); the centre view
+    equals :func:`center_clip`."""
+    _check(clips)
+    n, h, w = clips.shape[0], clips.shape[2], clips.shape[3]
+    side = min(h, w)
+    if w >= h:
+        y0 = (h - side) / 2.0
+        corners = [(0.0, y0), ((w - side) / 2.0, y0), (float(w - side), y0)]
+    else:
+        x0 = (w - side) / 2.0
+        corners = [(x0, 0.0), (x0, (h - side) / 2.0), (x0, float(h - side))]
+    boxes = torch.tensor([[x, y, x + side, y + side] for x, y in corners], dtype=torch.float32)
+    return normalize(_crop_resize(clips.repeat_interleave(3, dim=0), boxes.repeat(n, 1), size))
 
 class ClipAugment:
     """Random resized crop, flip, colour jitter, grayscale, blur, normalise (see module doc)."""
