@@ -12,7 +12,7 @@ import sys
 
 from hdc_video.logs import setup_logging
 
-COMMANDS = ["synth", "pretrain", "linear", "demo", "backbones"]
+COMMANDS = ["synth", "pretrain", "linear", "finetune", "demo", "backbones", "report", "retrieve", "extract", "verify", "prepare"]
 
 
 def build_parser() -> argparse.ArgumentParser:
