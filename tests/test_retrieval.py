@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -118,3 +119,17 @@ def test_bad_inputs_are_errors():
         topk_recall(np.zeros((2, 3)), [0, 1], np.zeros((2, 3)), [0, 1], ks=(0,))
     with pytest.raises(ValueError):
         topk_recall(np.zeros((0, 3)), [], np.zeros((2, 3)), [0, 1])
+
+
+def test_retrieve_from_extracted_features_equals_the_network_path(tiny_bench, tmp_path):
+    from hdc_video.cli import main
+
+    common = ["--random-init", "--backbone", "r3d_18", "--width", "0.125", "--num-clips", "2", "--workers", "0",
+              "--clip-len", "4", "--size", "32", "--no-progress"]
+    assert main(["retrieve", "--data", str(tiny_bench), "--out", str(tmp_path / "net"), *common]) == 0
+    assert main(["extract", "--data", str(tiny_bench), "--out", str(tmp_path / "feat"), *common]) == 0
+    assert main(["retrieve", "--features", str(tmp_path / "feat"), "--out", str(tmp_path / "cached")]) == 0
+    a = json.loads((tmp_path / "net" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "cached" / "metrics.json").read_text())
+    assert a["recall_raw"] == b["recall_raw"] and a["recall_centred"] == b["recall_centred"]
+    assert (tmp_path / "net" / "neighbours.json").read_text() == (tmp_path / "cached" / "neighbours.json").read_text()

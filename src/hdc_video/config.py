@@ -50,6 +50,8 @@ class MethodConfig:
 
 @dataclass
 class DataConfig:
+    format: str = "auto"                 # auto | ucf101 | hmdb51 | kinetics | folder | csv
+    decoder: str = "auto"                # auto (JPEG folders -> frames, files -> pyav) | pyav | torchcodec | frames
     split: int = 1
     clip_len: int = 16
     stride: int = 2
@@ -61,6 +63,9 @@ class DataConfig:
     grayscale: float = 0.2
     blur: float = 0.0
     workers: int = 2
+    short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last
+    min_frames: int = 4                  # fewer decodable frames than this: skipped as broken
+    max_fail_frac: float = 0.05          # more failed videos than this fraction: abort (a wrong path/codec)
 
 
 @dataclass
@@ -100,6 +105,9 @@ CHOICES = {
     "method.sc_other_crop": ("mask", "positive", "negative"),
     "method.tc_positive": ("same_crop", "other_crop"),
     "train.optimizer": ("sgd", "adamw"),
+    "data.format": ("auto", "ucf101", "hmdb51", "kinetics", "folder", "csv"),
+    "data.decoder": ("auto", "pyav", "torchcodec", "frames"),
+    "data.short_video": ("loop", "pad"),
     "train.precision": ("auto", "bf16", "fp32"),
     "train.channels_last": ("auto", "always", "never"),
 }

@@ -15,33 +15,36 @@ from pathlib import Path
 
 from hdc_video.config import build_config
 from hdc_video.data.synth import generate_benchmark
-from hdc_video.eval.features import load_backbone
-from hdc_video.eval.probe import probe_labels, split_features
+from hdc_video.report import write_report
 from hdc_video.train.checkpoint import load_checkpoint
 from hdc_video.train.pretrain import pretrain
 
 log = logging.getLogger("hdc_video")
 
 BENCH = dict(digits=10, motions=6, videos_per_class=8, frames=32, size=64, seed=0)
+# --quick: the same path end to end in about a minute; its numbers mean nothing
+QUICK_BENCH = dict(digits=3, motions=5, videos_per_class=4, frames=24, size=48, seed=0)
+QUICK = ["model.width=0.125", "method.head_hidden=32", "method.head_dim=16", "data.clip_len=4", "data.size=32",
+         "train.batch_size=8", "train.steps=6", "train.warmup_steps=2"]
 PROBES = [("appearance", "appearance"), ("motion", "motion"), ("action", None)]
 NUM_CLIPS = 4
 
 
-def _bench(out: Path) -> Path:
+def _bench(out: Path, spec: dict) -> Path:
     bench = out / "bench"
     meta = bench / "meta.json"
-    if meta.exists() and all(json.loads(meta.read_text()).get(k) == v for k, v in BENCH.items()):
+    if meta.exists() and all(json.loads(meta.read_text()).get(k) == v for k, v in spec.items()):
         log.info("reusing the benchmark in %s", bench)
         return bench
-    return generate_benchmark(bench, workers=2, overwrite=True, **BENCH)
+    return generate_benchmark(bench, workers=2, overwrite=True, **spec)
 
 
-def _pretrain(bench: Path, run: Path, config: str, steps: int | None) -> None:
-    overrides = [f"train.steps={steps}"] if steps is not None else []
+def _pretrain(bench: Path, run: Path, config: str, steps: int | None, extra: list[str]) -> None:
+    overrides = extra + ([f"train.steps={steps}"] if steps is not None else [])
     ckpt = run / "checkpoint.pt"
     if ckpt.exists():
         state = load_checkpoint(ckpt)
-        target = steps if steps is not None else build_config([config]).train.steps
+        target = build_config([config], overrides).train.steps
         if state["step"] >= target:
             log.info("reusing the finished pretraining run in %s", run)
             return
@@ -50,28 +53,44 @@ def _pretrain(bench: Path, run: Path, config: str, steps: int | None) -> None:
     pretrain(bench, run, [config], overrides)
 
 
-def _probe_all(net, bench: Path, cfg, tag: str) -> dict[str, dict]:
-    d = cfg.data
-    train, ftr, test, fte = split_features(net, bench, 1, d.clip_len, d.stride, d.size, NUM_CLIPS,
-                                           workers=d.workers, tag=tag)
-    out = {}
+def _evaluate(tag: str, args: list[str], bench: Path, out: Path, workers: int) -> dict[str, dict]:
+    """One feature pass (``hdc extract``) per model, then every probe and the retrieval from the
+    cached features — exactly the commands a user would run, so the demo's numbers are theirs."""
+    from hdc_video.cli import build_parser
+    from hdc_video.eval.extract import run_extract
+    from hdc_video.eval.probe import run_linear
+    from hdc_video.eval.retrieval import run_retrieve
+
+    parse = build_parser().parse_args
+    feats = out / "features"
+    run_extract(parse(["extract", *args, "--data", str(bench), "--out", str(feats), "--num-clips", str(NUM_CLIPS),
+                       "--workers", str(workers), "--labels", str(bench / "attributes.csv")]))
+    results = {}
     for name, column in PROBES:
-        out[name] = probe_labels(train, ftr, test, fte, bench / "attributes.csv" if column else None, column)
-    return out
+        extra = ["--label-column", column, "--labels", str(bench / "attributes.csv")] if column else []
+        results[name] = run_linear(parse(["linear", "--features", str(feats), "--out", str(out / f"linear_{name}"),
+                                          *extra]))
+    results["retrieval"] = run_retrieve(parse(["retrieve", "--features", str(feats), "--out", str(out / "retrieve")]))
+    log.info("%s: evaluation written to %s", tag, out)
+    return results
 
 
 def format_table(results: dict[str, dict[str, dict]]) -> str:
     models = list(results)
-    head = f"| linear probe (top-1, video / clip) | chance | " + " | ".join(models) + " |"
+    head = "| linear probe, top-1 (video / clip) | chance | " + " | ".join(models) + " |"
     lines = [head, "|" + "---|" * (2 + len(models))]
     for name, _ in PROBES:
         first = results[models[0]][name]
         cells = [f"{results[m][name]['top1_video']:.3f} / {results[m][name]['top1_clip']:.3f}" for m in models]
         lines.append(f"| {name} ({first['classes']} classes) | {first['chance']:.3f} | " + " | ".join(cells) + " |")
+    for k in ("1", "5"):
+        cells = [f"{results[m]['retrieval']['recall_raw'][k]:.3f}" for m in models]
+        lines.append(f"| action retrieval R@{k} (raw cosine) | | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrite: bool = False) -> dict:
+def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrite: bool = False,
+             quick: bool = False) -> dict:
     out = Path(out)
     if overwrite and out.exists():
         if not ((out / "bench" / "meta.json").exists() or (out / "results.json").exists()):
@@ -80,30 +99,40 @@ def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrit
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     times = {}
-    bench = _bench(out)
+    spec = QUICK_BENCH if quick else BENCH
+    bench = _bench(out, spec)
     times["benchmark_s"] = time.perf_counter() - t0
     t = time.perf_counter()
-    _pretrain(bench, out / "hdc", config, steps)
+    _pretrain(bench, out / "hdc", config, steps, QUICK if quick else [])
     times["pretrain_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    hdc_net, cfg = load_backbone(out / "hdc" / "checkpoint.pt")
-    rand_net, _ = load_backbone(out / "hdc" / "checkpoint.pt", random_init=True, seed=cfg.train.seed)
-    results = {"random init": _probe_all(rand_net, bench, cfg, "random: "),
-               "HDC": _probe_all(hdc_net, bench, cfg, "HDC: ")}
+    cfg = build_config(base=load_checkpoint(out / "hdc" / "checkpoint.pt")["config"])
+    ckpt = str(out / "hdc" / "checkpoint.pt")
+    workers = str(cfg.data.workers)
+    results = {"random init": _evaluate("random init", ["--checkpoint", ckpt, "--random-init", "--seed",
+                                                        str(cfg.train.seed)], bench, out / "eval" / "random", workers),
+               "HDC": _evaluate("HDC", ["--checkpoint", ckpt], bench, out / "eval" / "hdc", workers)}
     times["probes_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    evals = [out / "eval" / m / d for m in ("hdc", "random")
+             for d in ("features", "linear_motion", "linear_appearance", "linear_action", "retrieve")]
+    report = write_report(out / "hdc", evals, out / "report")
+    times["report_s"] = time.perf_counter() - t
     times["total_s"] = time.perf_counter() - t0
     table = format_table(results)
     d = cfg.data
-    protocol = (f"split 1 of the built-in benchmark ({BENCH['digits']} digits x {BENCH['motions']} motions, "
-                f"{BENCH['videos_per_class']} videos/class); backbone {cfg.model.backbone} width {cfg.model.width}; "
+    protocol = (f"split 1 of the built-in benchmark ({spec['digits']} digits x {spec['motions']} motions, "
+                f"{spec['videos_per_class']} videos/class); backbone {cfg.model.backbone} width {cfg.model.width}; "
                 f"{NUM_CLIPS} clips x 1 centre crop, {d.clip_len} frames stride {d.stride}, {d.size}px; "
                 f"last-stage features, logistic regression")
-    summary = {"results": results, "times": times, "protocol": protocol, "table": table}
+    summary = {"results": results, "times": times, "protocol": protocol, "table": table, "report": str(report)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     (out / "results.md").write_text(f"# hdc demo\n\n{protocol}\n\n{table}\n\nwall time: {times['total_s']:.0f} s\n")
     print()
     print(table)
     print(f"\n{protocol}")
     print(f"wall time {times['total_s']:.0f} s (benchmark {times['benchmark_s']:.0f} s, pretraining "
-          f"{times['pretrain_s']:.0f} s, probes {times['probes_s']:.0f} s); everything is in {out}")
+          f"{times['pretrain_s']:.0f} s, evaluation {times['probes_s']:.0f} s, report {times['report_s']:.0f} s); "
+          f"everything is in {out}")
+    print(f"report: {report}")
     return summary

@@ -14,11 +14,13 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the demo config's)")
     p.add_argument("--config", default="demo", help="pretraining config (bundled name or file)")
     p.add_argument("--overwrite", action="store_true", help="start over if --out holds an earlier demo")
+    p.add_argument("--quick", action="store_true",
+                   help="a one-minute smoke run of the same path (tiny benchmark and model; numbers mean nothing)")
 
 
 def run(a) -> int:
     from hdc_video.demo import run_demo
 
     setup_logging(a.verbose, None)
-    run_demo(a.out, steps=a.steps, config=a.config, overwrite=a.overwrite)
+    run_demo(a.out, steps=a.steps, config=a.config, overwrite=a.overwrite, quick=a.quick)
     return 0

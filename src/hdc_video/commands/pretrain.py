@@ -36,5 +36,5 @@ def run(a) -> int:
 
     setup_logging(a.verbose, a.out / "log.txt")
     summary = pretrain(a.data, a.out, a.config, a.overrides, resume=a.resume, progress=not a.no_progress)
-    print(json.dumps({k: v for k, v in summary.items() if k != "skipped_in_main_process"}))
+    print(json.dumps(summary))
     return 0

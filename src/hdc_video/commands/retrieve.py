@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 EPILOG_RETRIEVE = """\
 recall@k (k = 1, 5, 10, 20, 50): a test video is a hit at k if any of its k most similar training
@@ -23,7 +24,9 @@ def add_parser(sub) -> None:
                        epilog=EPILOG_RETRIEVE, formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Video retrieval: every test video queries the training videos of the split "
                                    "with frozen features of one stage; top-k recall with and without centring.")
-    add_eval_args(p)
+    add_eval_args(p, data_required=False)
+    p.set_defaults(split=None)
+    p.add_argument("--features", type=Path, help="an `hdc extract` output folder to search instead of a network")
     p.add_argument("--level", type=int, default=-1, help="stage whose pooled features are used (-1 = last)")
     p.add_argument("--centre", choices=["both", "yes", "no"], default="both",
                    help="the convention reported as `recall` (both = no = raw cosine; yes = centred)")

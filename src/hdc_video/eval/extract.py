@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, read_ucf101
+from hdc_video.data.index import VideoIndex
+from hdc_video.data.indexes import open_index
 from hdc_video.eval.features import Features, clip_settings, extract_features, load_backbone, parse_levels
 
 log = logging.getLogger("hdc_video")
@@ -62,7 +63,7 @@ def subset_features(net, data: Path, split: int, subsets, levels: list[int], cli
                     batch_size: int = 8, tag: str = "") -> dict[str, tuple[VideoIndex, dict[int, Features]]]:
     """``{subset: (index, {level: Features})}``: one pass over each subset's videos for all levels.
     The split files of every subset are read first, so a bad split fails before any decoding."""
-    indices = {s: read_ucf101(data, split=split, subset=s) for s in subsets}
+    indices = {s: open_index(data, split=split, subset=s) for s in subsets}
     return {s: (idx, extract_features(net, idx, clip_len, stride, size, num_clips=num_clips, levels=tuple(levels),
                                       batch_size=batch_size, workers=workers, device=device, progress=progress,
                                       desc=f"{tag}{s} features"))

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from hdc_video.config import Config, build_config
 from hdc_video.data.dataset import EvalClipDataset, collate_skip_none
-from hdc_video.data.decode import PyAVDecoder
+from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
 from hdc_video.data.index import VideoIndex
 from hdc_video.models.registry import build_backbone
@@ -112,7 +112,7 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev, training=False)
     net = net.to(dev).eval()
-    ds = EvalClipDataset(index, PyAVDecoder(), clip_len, stride, num_clips, size)
+    ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                         collate_fn=collate_skip_none, persistent_workers=False)
     n = len(index)

@@ -34,9 +34,10 @@ from tqdm.auto import tqdm
 
 from hdc_video.config import ConfigError, TrainConfig, build_config
 from hdc_video.data.dataset import EpochSampler, EvalClipDataset, _worker_init, collate_skip_none
-from hdc_video.data.decode import PyAVDecoder
+from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, read_labels_csv, read_ucf101, relabel
+from hdc_video.data.index import VideoIndex, read_labels_csv, relabel
+from hdc_video.data.indexes import open_index
 from hdc_video.data.supervised import TrainClipDataset, finetune_augment
 from hdc_video.eval.features import clip_settings, load_backbone
 from hdc_video.models.registry import build_backbone
@@ -112,7 +113,7 @@ def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: in
                   progress: bool = True, desc: str = "test") -> tuple[np.ndarray, np.ndarray]:
     """Logits of every clip x crop of every video: ``float32 [V, num_clips * crops, K]`` and a
     ``keep`` mask (False for videos that failed to decode; their rows are zero)."""
-    ds = EvalClipDataset(index, PyAVDecoder(), clip_len, stride, num_clips, size, crops=crops)
+    ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size, crops=crops)
     views = num_clips * crops
     videos_per_batch = max(1, (2 * batch_size) // views)   # about 2 x batch_size clips per forward
     loader = DataLoader(ds, batch_size=videos_per_batch, shuffle=False, num_workers=workers,
@@ -198,8 +199,8 @@ def _validate(o: dict) -> None:
 
 def load_split(o: dict) -> tuple[VideoIndex, VideoIndex]:
     """Train and test index of the split, relabelled with ``--labels`` / ``--label-column``."""
-    train = read_ucf101(o["data"], split=o["split"], subset="train")
-    test = read_ucf101(o["data"], split=o["split"], subset="test")
+    train = open_index(o["data"], split=o["split"], subset="train")
+    test = open_index(o["data"], split=o["split"], subset="test")
     if o["labels"]:
         mapping = read_labels_csv(o["labels"], o["label_column"])
         train, test = relabel(train, mapping), relabel(test, mapping)  # classes: the whole mapping's
@@ -247,7 +248,7 @@ class Finetuner:
         if use_channels_last("auto", self.device):
             self.model.backbone.to(memory_format=torch.channels_last_3d)
             self.model.channels_last = True
-        ds = TrainClipDataset(self.train_index, PyAVDecoder(), o["clip_len"], o["stride"], finetune_augment(o["size"]))
+        ds = TrainClipDataset(self.train_index, make_decoder("auto"), o["clip_len"], o["stride"], finetune_augment(o["size"]))
         self.dataset = ds
         self.sampler = EpochSampler(len(ds), o["batch_size"], seed=o["seed"])
         w = o["workers"]

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, read_labels_csv, read_ucf101, relabel
+from hdc_video.data.index import VideoIndex, read_labels_csv, relabel
+from hdc_video.data.indexes import open_index
 from hdc_video.eval.features import Features, extract_features, parse_levels
 from hdc_video.eval.linear import fit_probe, linear_probe
 
@@ -25,8 +26,8 @@ def split_features(net, data: Path, split: int, clip_len: int, stride: int, size
                    level: int = -1, workers: int = 2, device: str = "auto", progress: bool = True,
                    tag: str = "") -> tuple[VideoIndex, Features, VideoIndex, Features]:
     """Features of the train and test videos of a split at one level."""
-    train = read_ucf101(data, split=split, subset="train")
-    test = read_ucf101(data, split=split, subset="test")
+    train = open_index(data, split=split, subset="train")
+    test = open_index(data, split=split, subset="test")
     kw = dict(clip_len=clip_len, stride=stride, size=size, num_clips=num_clips, levels=(level,),
               workers=workers, device=device, progress=progress)
     ftr = extract_features(net, train, desc=f"{tag}train features", **kw)[level]
@@ -150,6 +151,16 @@ def _from_features(a, spec) -> ProbeData:
         | {"features": str(a.features)})
 
 
+def probe_data(a, spec) -> ProbeData:
+    """Features of the train and test videos at the levels ``spec``: from ``a.features`` (an
+    ``hdc extract`` folder) when given, else from the network of ``a.checkpoint`` / ``--random-init``."""
+    if getattr(a, "features", None) is not None:
+        return _from_features(a, spec)
+    if a.data is None:
+        raise ValueError("give --data ROOT (or --features DIR from `hdc extract`)")
+    return _from_network(a, spec)
+
+
 def run_linear(a) -> dict:
     features = getattr(a, "features", None)
     labels, column = a.labels, a.label_column
@@ -164,7 +175,7 @@ def run_linear(a) -> dict:
         if not labels.is_file():
             raise FileNotFoundError(f"--label-column {column} needs --labels CSV (no {labels})")
     spec = a.levels if getattr(a, "levels", None) is not None else a.level
-    d = _from_features(a, spec) if features is not None else _from_network(a, spec)
+    d = probe_data(a, spec)
     ytr, yte, names, test_names = _targets(d, labels, column)
     levels = list(d.feats)
     per_level, preds = {}, None

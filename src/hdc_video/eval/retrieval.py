@@ -86,42 +86,39 @@ def nearest(query_feats, gallery_feats, k: int = NEIGHBOURS, centre: bool = Fals
 
 
 def run_retrieve(a) -> dict:
-    from hdc_video.eval.extract import level_name, provenance, setup_model, skipped, subset_features
+    """``hdc retrieve``: from the network, or (``--features``) from an ``hdc extract`` folder."""
+    from hdc_video.eval.probe import probe_data
 
-    net, cfg, (level,), (clip_len, stride, size) = setup_model(a, a.level)
-    feats = subset_features(net, a.data, a.split, ("train", "test"), [level], clip_len, stride, size,
-                            a.num_clips, workers=a.workers, device=a.device, progress=not a.no_progress,
-                            batch_size=a.batch_size)
-    (train, ftr), (test, fte) = ((idx, by_level[level]) for idx, by_level in (feats["train"], feats["test"]))
-    gal, qry = ftr.decoded(), fte.decoded()
-    gal_rel = [e.rel for e, k in zip(train.entries, ftr.keep) if k]
-    qry_rel = [e.rel for e, k in zip(test.entries, fte.keep) if k]
-    results = {c: topk_recall(qry.videos, qry.labels, gal.videos, gal.labels, KS, centre=c) for c in (False, True)}
+    d = probe_data(a, a.level)
+    (level,) = d.feats
+    ftr, fte = d.feats[level]
+    h = d.header
+    results = {c: topk_recall(fte.videos, fte.labels, ftr.videos, ftr.labels, KS, centre=c) for c in (False, True)}
     centred = a.centre == "yes"
     primary = "centred" if centred else "raw"
-    nl = level_name(level)
     metrics = {
         "kind": "retrieve",
-        "protocol": f"video retrieval, split {a.split}: {len(qry_rel)} test videos query {len(gal_rel)} training "
-                    f"videos; {a.num_clips} clips x 1 centre crop (uniformly spaced, features averaged), "
-                    f"{clip_len} frames stride {stride}, {size}px, level {nl} of {len(net.stage_channels)} "
+        "protocol": f"video retrieval, split {h['split']}: {len(d.test_rel)} test videos query {len(d.train_rel)} "
+                    f"training videos; {h['num_clips']} clips x 1 centre crop (uniformly spaced, features averaged), "
+                    f"{h['clip_len']} frames stride {h['stride']}, {h['size']}px, level L{level} of {h['num_stages']} "
                     f"(global average pool); recall = {primary} cosine "
                     + ("(training-set mean subtracted before L2 normalisation)" if centred else "(no centring)")
-                    + f"; hit at k if any of the k nearest training videos has the query's class; no classifier",
-        **provenance(a, cfg, test.root),
+                    + "; hit at k if any of the k nearest training videos has the query's class; no classifier",
+        **{k: h[k] for k in ("checkpoint", "random_init", "backbone", "width", "data_root")},
         "recall": results[centred], "recall_raw": results[False], "recall_centred": results[True],
-        "centring": primary, "level": level, "split": a.split, "num_clips": a.num_clips,
-        "clip_len": clip_len, "stride": stride, "size": size,
-        "queries": len(qry_rel), "gallery": len(gal_rel),
-        "skipped": {"train": skipped(train, ftr), "test": skipped(test, fte)},
+        "centring": primary, "level": level,
+        **{k: h[k] for k in ("split", "num_clips", "clip_len", "stride", "size")},
+        "queries": len(d.test_rel), "gallery": len(d.train_rel),
     }
-    nn_idx = nearest(qry.videos, gal.videos, NEIGHBOURS, centre=centred)
-    queries = [{"path": rel, "label": test.classes[int(y)],
-                "neighbours": [gal_rel[j] for j in row],
-                "correct": [bool(gal.labels[j] == y) for j in row]}
-               for rel, y, row in zip(qry_rel, qry.labels, nn_idx)]
+    if "features" in h:
+        metrics["features"] = h["features"]
+    nn_idx = nearest(fte.videos, ftr.videos, NEIGHBOURS, centre=centred)
+    queries = [{"path": rel, "label": d.action_names[int(y)],
+                "neighbours": [d.train_rel[j] for j in row],
+                "correct": [bool(ftr.labels[j] == y) for j in row]}
+               for rel, y, row in zip(d.test_rel, fte.labels, nn_idx)]
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (a.out / "neighbours.json").write_text(json.dumps(
-        {"data_root": str(test.root), "split": a.split, "queries": queries}, indent=1))
+        {"data_root": h["data_root"], "split": h["split"], "queries": queries}, indent=1))
     return metrics

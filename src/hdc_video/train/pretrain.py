@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys
 from hdc_video.data.augment import ClipAugment
 from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
-from hdc_video.data.decode import PyAVDecoder
-from hdc_video.data.index import read_ucf101
+from hdc_video.data.decoders import make_decoder
+from hdc_video.data.indexes import open_index
 from hdc_video.data.sampler import TwoCropSampler
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
@@ -55,11 +55,11 @@ def build_model(cfg: Config) -> HDC:
 
 def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
     d = cfg.data
-    index = read_ucf101(data_root, split=d.split, subset="train")
+    index = open_index(data_root, format=d.format, split=d.split, subset="train")
     augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter,
                           grayscale=d.grayscale, blur=d.blur)
-    return PretrainDataset(index, PyAVDecoder(), TwoCropSampler(d.clip_len, d.stride), augment,
-                           views_per_crop=d.views_per_crop)
+    return PretrainDataset(index, make_decoder(d.decoder), TwoCropSampler(d.clip_len, d.stride), augment,
+                           views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
 
 
 def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -90,7 +90,8 @@ class Pretrainer:
             self._load_state(resume_state)
         self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed, cfg.data.workers,
                                            epoch=self.pos.epoch, start_batch=self.pos.batch,
-                                           pin_memory=self.device.type == "cuda")
+                                           pin_memory=self.device.type == "cuda",
+                                           max_fail_frac=cfg.data.max_fail_frac)
         self.metrics = MetricsLogger(self.out, resume_step=self.pos.step)
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
 
@@ -186,9 +187,9 @@ class Pretrainer:
         finally:
             bar.close()
             self.metrics.close()
-        skipped = dict(getattr(self.dataset, "skipped", {}))
+        self.loader.skips.end_epoch(self.pos.epoch)      # the summary of a partial last epoch
         return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
-                "checkpoint": str(self.ckpt_path), "skipped_in_main_process": skipped}
+                "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed)}
 
     def _ckpt_step(self) -> int | str:
         try:
