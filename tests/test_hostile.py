@@ -255,3 +255,18 @@ def test_unreadable_permissions(tmp_path):
 
     with pytest.raises(DecodeError, match="locked.avi"):
         PyAVDecoder().info(p)
+
+
+def test_pretraining_over_the_hostile_corpus_completes(corpus, tmp_path, caplog):
+    """`hdc pretrain` itself (not just the loader) trains through every kind of broken file."""
+    from conftest import TINY
+    from hdc_video.train.pretrain import pretrain
+
+    with caplog.at_level(logging.WARNING, logger="hdc_video"):
+        summary = pretrain(corpus["root"], tmp_path / "run", progress=False,
+                           overrides=TINY + ["train.steps=6", "train.batch_size=4", "data.max_fail_frac=0.5",
+                                             "train.ckpt_every=3"])
+    assert summary["steps"] == 6 and summary["last_loss"] is not None
+    named = {Path(p).relative_to(corpus["root"]).as_posix() for p in summary["skipped_videos"]}
+    assert named <= set(corpus["bad"]) and named, named        # only bad files skipped, and some were hit
+    assert any("skipped" in r.getMessage() for r in caplog.records)
