@@ -85,6 +85,7 @@ class TrainConfig:
     ckpt_every: int = 200
     log_every: int = 1
     seed: int = 0
+    sync_bn: bool = False                # DDP on CUDA: SyncBatchNorm (global batch statistics)
 
 
 @dataclass
@@ -259,7 +260,21 @@ def validate(cfg: Config) -> None:
 
 
 # Keys a resumed run may change; anything else would break exact resumption or the saved state.
-RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers"}
+# (train.sync_bn changes no saved state, like the number of processes, which may change too.)
+RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers",
+             "train.sync_bn"}
+
+
+def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None:
+    """Checks that need the process count: ``train.batch_size`` is the global batch, split evenly
+    over ``world_size`` ranks; SyncBatchNorm needs CUDA (PyTorch's works on GPUs only)."""
+    t = cfg.train
+    if world_size > 1 and t.batch_size % world_size:
+        raise ConfigError(f"train.batch_size={t.batch_size} (the global batch) is not divisible by the "
+                          f"{world_size} processes")
+    if world_size > 1 and t.sync_bn and device_type != "cuda":
+        raise ConfigError("train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm is GPU-only); on CPU "
+                          "BatchNorm statistics stay per process: set train.sync_bn=false")
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -34,7 +34,11 @@ def add_parser(sub) -> None:
 def run(a) -> int:
     from hdc_video.train.pretrain import pretrain
 
-    setup_logging(a.verbose, a.out / "log.txt")
+    import os
+
+    main_rank = os.environ.get("RANK", "0") == "0"       # torchrun: only rank 0 writes log.txt and prints
+    setup_logging(a.verbose, a.out / "log.txt" if main_rank else None)
     summary = pretrain(a.data, a.out, a.config, a.overrides, resume=a.resume, progress=not a.no_progress)
-    print(json.dumps(summary))
+    if main_rank:
+        print(json.dumps(summary))
     return 0

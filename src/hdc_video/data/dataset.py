@@ -56,20 +56,37 @@ class EpochSampler(Sampler):
     the epoch length never depends on the worker count. ``sample_seed`` is a 63-bit integer fixed by
     ``(seed, epoch, position)``. ``set_start(k)`` skips the first ``k`` batches of the current epoch
     (resume); ``set_epoch(e)`` with a new epoch clears it.
+
+    Distributed: ``batch_size`` is the *global* batch and must be divisible by ``world_size``; the
+    global order and seeds are the same as in one process, and rank ``r`` yields the ``r``-th
+    contiguous slice (``local_batch = batch_size // world_size`` samples) of every global batch, so
+    the union over ranks of one step's samples is the single-process batch, rank 0's rows first.
+    Positions (``set_start``, ``batches_per_epoch``) count global batches.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True):
+    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True,
+                 rank: int = 0, world_size: int = 1):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside a world of {world_size}")
+        if batch_size % world_size:
+            raise ValueError(f"batch_size {batch_size} is not divisible by the world size {world_size}")
         if n < batch_size:
             raise DataError(f"{n} videos are fewer than one batch of {batch_size}")
         self.n, self.batch_size, self.seed, self.shuffle = int(n), int(batch_size), int(seed), shuffle
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
         self.start = 0
 
     @property
     def batches_per_epoch(self) -> int:
         return self.n // self.batch_size
+
+    @property
+    def local_batch(self) -> int:
+        """Samples per batch on this rank."""
+        return self.batch_size // self.world_size
 
     def set_epoch(self, epoch: int) -> None:
         if int(epoch) != self.epoch:
@@ -82,7 +99,7 @@ class EpochSampler(Sampler):
         self.start = int(batches)
 
     def epoch_items(self, epoch: int | None = None) -> list[tuple[int, int]]:
-        """The full ``(index, sample_seed)`` list of an epoch (ignoring ``set_start``)."""
+        """The full global ``(index, sample_seed)`` list of an epoch (ignoring ``set_start`` and the rank)."""
         epoch = self.epoch if epoch is None else int(epoch)
         m = self.batches_per_epoch * self.batch_size
         if self.shuffle:
@@ -94,11 +111,14 @@ class EpochSampler(Sampler):
         return [(int(i), int(s)) for i, s in zip(order, seeds)]
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        items = self.epoch_items()
-        return iter(items[self.start * self.batch_size:])
+        items = self.epoch_items()[self.start * self.batch_size:]
+        if self.world_size == 1:
+            return iter(items)
+        lb, lo = self.local_batch, self.rank * self.local_batch
+        return iter([it for j in range(0, len(items), self.batch_size) for it in items[j + lo:j + lo + lb]])
 
     def __len__(self) -> int:
-        return (self.batches_per_epoch - self.start) * self.batch_size
+        return (self.batches_per_epoch - self.start) * self.local_batch
 
 
 class PretrainDataset(Dataset):
@@ -339,15 +359,19 @@ class PretrainLoader(DataLoader):
 
 def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, workers: int,
                          epoch: int = 0, start_batch: int = 0, pin_memory: bool = False,
-                         shuffle: bool = True, max_fail_frac: float | None = 0.05) -> PretrainLoader:
+                         shuffle: bool = True, max_fail_frac: float | None = 0.05,
+                         rank: int = 0, world_size: int = 1) -> PretrainLoader:
     """A DataLoader over ``dataset`` driven by :class:`EpochSampler` (``loader.sampler``): call
     ``loader.sampler.set_epoch(e)`` before each later epoch. ``loader.skips`` (:class:`SkipTracker`)
     counts skipped videos across workers, logs one line per completed epoch and raises
-    :class:`DataError` once more than ``max_fail_frac`` of the videos failed."""
-    sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle)
+    :class:`DataError` once more than ``max_fail_frac`` of the videos failed.
+
+    ``batch_size`` is the global batch; with ``world_size > 1`` the loader yields this ``rank``'s
+    slice of it (``batch_size // world_size`` samples) and ``skips`` counts this rank's failures only."""
+    sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle, rank=rank, world_size=world_size)
     sampler.set_epoch(epoch)
     sampler.set_start(start_batch)
-    loader = PretrainLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+    loader = PretrainLoader(dataset, batch_size=sampler.local_batch, sampler=sampler, drop_last=True,
                             num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
                             worker_init_fn=_worker_init if workers > 0 else None)
     index = getattr(dataset, "index", None)

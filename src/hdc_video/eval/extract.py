@@ -16,6 +16,8 @@ all three (and listed under ``skipped`` in metrics.json). ``label`` is the 0-bas
 
 from __future__ import annotations
 
+from hdc_video.train.distributed import is_main
+
 import csv
 import json
 import logging
@@ -179,6 +181,8 @@ def run_extract(a) -> dict:
     feats = subset_features(net, a.data, a.split, subsets, levels, clip_len, stride, size, a.num_clips,
                             workers=a.workers, device=a.device, progress=not a.no_progress,
                             batch_size=a.batch_size)
+    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+        return {}
     a.out.mkdir(parents=True, exist_ok=True)
     counts, skips, dims, root = {}, {}, {}, None
     for s, (index, by_level) in feats.items():

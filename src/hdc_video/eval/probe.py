@@ -8,6 +8,8 @@ level asked for (with ``all``, the deepest), and ``per_level`` holds every level
 
 from __future__ import annotations
 
+from hdc_video.train.distributed import is_main
+
 import csv
 import json
 from dataclasses import dataclass, field
@@ -203,6 +205,8 @@ def run_linear(a) -> dict:
         metrics["features"] = h["features"]
     if len(levels) > 1:
         metrics["per_level"] = per_level
+    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+        return metrics
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     with (a.out / "predictions.csv").open("w", newline="", encoding="utf-8") as f:

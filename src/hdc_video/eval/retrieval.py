@@ -27,6 +27,8 @@ A k larger than the gallery is capped at the gallery size (every gallery item is
 
 from __future__ import annotations
 
+from hdc_video.train.distributed import is_main
+
 import json
 from collections.abc import Iterator, Sequence
 
@@ -117,6 +119,8 @@ def run_retrieve(a) -> dict:
                 "neighbours": [d.train_rel[j] for j in row],
                 "correct": [bool(ftr.labels[j] == y) for j in row]}
                for rel, y, row in zip(d.test_rel, fte.labels, nn_idx)]
+    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+        return metrics
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (a.out / "neighbours.json").write_text(json.dumps(

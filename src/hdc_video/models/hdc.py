@@ -10,6 +10,12 @@ Read top to bottom, this file is the method (DESIGN §1):
 
 The ``whole`` baseline is the same module with one clip-level contrast between the two temporal
 crops at the last level; ``sc_only`` / ``tc_only`` drop a subtask.
+
+Under DDP (``torchrun``) each rank encodes its slice of the global batch, then the embeddings
+(with gradient) and the pooled features of the invariance measurement (without) are gathered
+from all ranks, rank-major, so the masks, the loss, the logs and the α/β measurement are those of
+the global batch on every rank (video id = global position). See :mod:`hdc_video.train.distributed`
+for why the parameter gradients then equal the single-process ones without rescaling.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from hdc_video.config import MethodConfig
 from hdc_video.losses import contrastive_loss, positive_similarity, sc_masks, tc_masks
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
+from hdc_video.train.distributed import all_gather_nograd, gather_with_grad, world_size
 
 
 def fp32(x: Tensor):
@@ -62,17 +69,29 @@ class HDC(nn.Module):
         self.tc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_tc else None
         self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta,
                                       cfg.ema, cfg.min_weight)
+        # parameters that never reach the loss (DDP must then be told: find_unused_parameters)
+        self.has_unused_parameters = (max(self.levels) < n_stages - 1
+                                      or (cfg.weighting == "learned" and not (self.use_sc and self.use_tc)))
 
     def forward(self, video: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """``video``: ``[B, V, 3, T, H, W]`` → (HD-NCE loss, per-level logs as 0-d tensors)."""
+        """``video``: ``[B, V, 3, T, H, W]`` → (HD-NCE loss, per-level logs as 0-d tensors).
+
+        Distributed (``gather_across_ranks`` and world size W > 1): ``video`` is this rank's slice
+        of a global batch of ``W * B`` videos (same B on every rank); the loss and the logs are
+        those of the global batch, identical on every rank."""
         b = video.shape[0]
         x = video[:, self.views].flatten(0, 1)                   # row = b * V + v
         if self.backbone_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         feats = self.backbone(x)
+        # all ranks' rows, rank-major (rank 0's videos first): the single-process row order
+        dist_on = self.gather_across_ranks and world_size() > 1
+        gather = gather_with_grad if dist_on else _identity
+        gather_nograd = all_gather_nograd if dist_on else _identity
+        bg = b * world_size() if dist_on else b                   # global batch
         nv = len(self.views)
-        vid = torch.arange(b, device=x.device).repeat_interleave(nv)
-        crop = self.crop_of_view.repeat(b)
+        vid = torch.arange(bg, device=x.device).repeat_interleave(nv)
+        crop = self.crop_of_view.repeat(bg)
         zero = video.new_zeros((), dtype=torch.float32)
         sc_l, tc_l, inv_sc, inv_tc, logs = [], [], [], [], {}
         for i, k in enumerate(self.levels):
@@ -82,22 +101,22 @@ class HDC(nn.Module):
                 t_k = s.shape[1]
                 s = s.flatten(0, 1)
                 pos, valid = sc_masks(vid.repeat_interleave(t_k), crop.repeat_interleave(t_k),
-                                      torch.arange(t_k, device=x.device).repeat(b * nv),
+                                      torch.arange(t_k, device=x.device).repeat(bg * nv),
                                       self.cfg.sc_other_crop, self.cfg.sc_positives)
-                z = F.normalize(self.sc_heads[i](s).float(), dim=1)
+                z = gather(F.normalize(self.sc_heads[i](s).float(), dim=1))
                 with fp32(x):
                     sc_l.append(contrastive_loss(z, pos, valid, self.cfg.temperature))
                 with torch.no_grad(), fp32(x):
-                    inv_sc.append(positive_similarity(s.detach(), pos, self.cfg.center))
+                    inv_sc.append(positive_similarity(gather_nograd(s.detach().float()), pos, self.cfg.center))
                     logs[f"L{k}/sc_pos_sim"] = positive_similarity(z.detach(), pos)
             if self.use_tc:
                 c = f.mean((2, 3, 4))                             # [BV, C]
                 pos, valid = tc_masks(vid, crop, "other_crop" if self.cfg.name == "whole" else self.cfg.tc_positive)
-                z = F.normalize(self.tc_heads[i](c).float(), dim=1)
+                z = gather(F.normalize(self.tc_heads[i](c).float(), dim=1))
                 with fp32(x):
                     tc_l.append(contrastive_loss(z, pos, valid, self.cfg.temperature))
                 with torch.no_grad(), fp32(x):
-                    inv_tc.append(positive_similarity(c.detach(), pos, self.cfg.center))
+                    inv_tc.append(positive_similarity(gather_nograd(c.detach().float()), pos, self.cfg.center))
                     logs[f"L{k}/tc_pos_sim"] = positive_similarity(z.detach(), pos)
         n = len(self.levels)
         sc = torch.stack(sc_l) if sc_l else zero.repeat(n)
@@ -117,3 +136,9 @@ class HDC(nn.Module):
         return loss, logs
 
     backbone_channels_last: bool = False
+    # False: never gather (e.g. a forward pass made by one rank alone while a process group exists)
+    gather_across_ranks: bool = True
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x

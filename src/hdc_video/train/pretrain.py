@@ -3,6 +3,15 @@
 Resuming continues *exactly*: the checkpoint holds model (incl. the α/β EMA state), optimizer,
 scheduler, RNG, step and the data position (epoch, batch); every sample's randomness is derived
 from (seed, epoch, position), so the resumed run sees the same batches as an uninterrupted one.
+
+Distributed (``torchrun --nproc_per_node N -m hdc_video pretrain …``): ``train.batch_size`` is the
+global batch, each rank loads its contiguous slice of it, the model is wrapped in DDP and HDC
+gathers the embeddings of all ranks (:mod:`hdc_video.train.distributed`), so every rank computes
+the global loss and the α/β measurement of the global batch. Only rank 0 writes config.yaml,
+metrics.jsonl, TensorBoard and checkpoints and shows the progress bar. A checkpoint holds the
+unwrapped model and a global data position, so a run may resume under another number of processes
+(BatchNorm in train mode normalises with per-process batch statistics, which then change; on CUDA
+``train.sync_bn=true`` makes them global). ``--out`` must be on a filesystem every node sees.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys
+from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys, validate_distributed
 from hdc_video.data.augment import ClipAugment
 from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
 from hdc_video.data.decoders import make_decoder
@@ -27,6 +36,7 @@ from hdc_video.data.indexes import open_index
 from hdc_video.data.sampler import TwoCropSampler
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
+from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.metrics import MetricsLogger
 from hdc_video.train.optim import build_optimizer, build_scheduler
@@ -66,14 +76,32 @@ def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(v) for k, v in logs.items()}
 
 
+class _NoMetrics:
+    """The metrics logger of ranks other than 0: they write nothing."""
+
+    def log(self, step, values) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Pretrainer:
+    """``self.model`` is the plain :class:`HDC` (its state is what checkpoints hold); ``self.net`` is
+    what the loop calls: ``self.model`` itself, or its DDP wrapper when running distributed."""
+
     def __init__(self, cfg: Config, data_root: str | Path, out: str | Path, resume_state: dict | None = None,
                  progress: bool = True):
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.data_root = Path(data_root)
         t = cfg.train
         torch.manual_seed(t.seed)
-        self.device = resolve_device(t.device)
+        device = resolve_device(t.device)
+        ddp.init_distributed(device)                    # no-op outside torchrun
+        self.device = ddp.local_device(device)
+        self.rank, self.world = ddp.rank(), ddp.world_size()
+        self.main = self.rank == 0
+        validate_distributed(cfg, self.world, self.device.type)
         self.dtype = resolve_precision(t.precision, self.device)
         self.dataset = build_pretrain_data(cfg, data_root)
         if len(self.dataset.index) < t.batch_size:
@@ -88,12 +116,24 @@ class Pretrainer:
         self.pos = Position()
         if resume_state is not None:
             self._load_state(resume_state)
+        self.net = self._wrap(self.model)
         self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed, cfg.data.workers,
                                            epoch=self.pos.epoch, start_batch=self.pos.batch,
                                            pin_memory=self.device.type == "cuda",
-                                           max_fail_frac=cfg.data.max_fail_frac)
-        self.metrics = MetricsLogger(self.out, resume_step=self.pos.step)
+                                           max_fail_frac=cfg.data.max_fail_frac,
+                                           rank=self.rank, world_size=self.world)
+        self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else _NoMetrics()
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
+
+    def _wrap(self, model: HDC) -> torch.nn.Module:
+        """DDP around ``model`` when distributed (SyncBatchNorm first with ``train.sync_bn``, CUDA only)."""
+        if self.world == 1:
+            return model
+        if self.cfg.train.sync_bn:       # same parameters and state-dict keys: checkpoints are unchanged
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                         find_unused_parameters=model.has_unused_parameters)
 
     @property
     def ckpt_path(self) -> Path:
@@ -115,9 +155,12 @@ class Pretrainer:
         self.pos = Position(st["step"], st["epoch"], st["batch"])
 
     def save(self) -> Path:
-        path = save_atomic(self.state(), self.ckpt_path)
-        self.last_good = path
-        return path
+        """Rank 0 writes the checkpoint; every rank waits until it is on disk."""
+        if self.main:
+            save_atomic(self.state(), self.ckpt_path)
+        ddp.barrier()
+        self.last_good = self.ckpt_path
+        return self.ckpt_path
 
     # --- loop ---------------------------------------------------------------------------------
     def _batches(self):
@@ -132,8 +175,8 @@ class Pretrainer:
     def run(self) -> dict:
         t = self.cfg.train
         kill_at = int(os.environ.get("HDC_FAULT_KILL_AT_STEP", "0"))  # fault injection for the resume test
-        self.model.train()
-        bar = tqdm(total=t.steps, initial=self.pos.step, disable=not self.progress, desc="pretrain",
+        self.net.train()
+        bar = tqdm(total=t.steps, initial=self.pos.step, disable=not (self.progress and self.main), desc="pretrain",
                    unit="step", dynamic_ncols=True)
         first_loss = last_loss = None
         bad_grads = 0
@@ -144,7 +187,7 @@ class Pretrainer:
                 batch = next(batches)
                 video = batch["video"].to(self.device, non_blocking=True)
                 with autocast(self.device, self.dtype):
-                    loss, logs = self.model(video)
+                    loss, logs = self.net(video)   # the global batch's loss, the same on every rank
                 if not torch.isfinite(loss):
                     where = f"last good checkpoint: {self.last_good} (step {self._ckpt_step()})" if self.last_good \
                         else "no checkpoint was written yet"
@@ -170,7 +213,7 @@ class Pretrainer:
                 self.pos.batch += 1
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
                     now = time.perf_counter()
-                    n_clips = video.shape[0] * video.shape[1] * t.log_every
+                    n_clips = video.shape[0] * video.shape[1] * t.log_every * self.world
                     row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
                            "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
                            "clips_per_s": n_clips / max(now - tick, 1e-9), **_scalar_logs(logs)}
@@ -200,7 +243,10 @@ class Pretrainer:
 
 def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | None = None,
              overrides: list[str] | None = None, resume: bool = False, progress: bool = True) -> dict:
-    """Build the config, prepare the run folder and train. Returns a summary dict."""
+    """Build the config, prepare the run folder and train. Returns a summary dict.
+
+    Under ``torchrun`` every rank runs this; all of them read the checkpoint to resume from, only
+    rank 0 writes into ``out``."""
     out = Path(out)
     state = None
     if resume:
@@ -219,8 +265,12 @@ def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | N
         if (out / "checkpoint.pt").exists():
             raise TrainingError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it "
                                 f"or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if ddp.init_distributed(resolve_device(cfg.train.device)) and not ddp.is_main():
+        logging.getLogger("hdc_video").setLevel(logging.WARNING)    # rank 0 tells the story
+    ddp.barrier()                       # every rank has checked `out` before rank 0 writes into it
+    if ddp.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     trainer = Pretrainer(cfg, data_root, out, resume_state=state, progress=progress)
     if state is not None:
         log.info("resuming %s from step %d (epoch %d, batch %d)", out, trainer.pos.step, trainer.pos.epoch,
