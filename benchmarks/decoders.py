@@ -1,7 +1,7 @@
 """Decoder throughput on the same files, one process: frames/s (every frame, in order) and
 clips/s (the pretraining access pattern: two random 8-frame crops, stride 2, one decode call).
 
-    .venv/bin/python benchmarks/decoders.py [--frames 150] [--clips 40] [--threads 1]
+    .venv/bin/python benchmarks/decoders.py [--frames 150] [--clips 40] [--threads 1] [--smoke]
 
 Sources (generated): a UCF101-like 320x240 MPEG-4 AVI (keyframe every 12 frames), a YouTube-like
 640x360 H.264 MP4 (keyframe every 250 frames), each also as a JPEG folder (quality 90) and as
@@ -18,26 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import moving_texture as synth_frames  # noqa: E402  (moving, textured: codecs do real work)
 
-from hdc_video.data.decoders import available_decoders, make_decoder, write_frame_folder
-from hdc_video.data.prepare import reencode
-from hdc_video.data.sampler import TwoCropSampler
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
-
-def synth_frames(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Moving, textured content (so codecs do real work)."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = np.empty((n, h, w, 3), np.uint8)
-    for t in range(n):
-        shifted = np.roll(base, (t, 2 * t), axis=(0, 1))[:h, :w]
-        wave = (127 + 60 * np.sin((xx + 3 * t) / 17.0) * np.cos((yy - 2 * t) / 23.0)).astype(np.uint8)
-        out[t] = shifted // 2 + wave[..., None] // 2
-    return out
+from hdc_video.data.decoders import available_decoders, make_decoder, write_frame_folder  # noqa: E402
+from hdc_video.data.prepare import reencode  # noqa: E402
+from hdc_video.data.sampler import TwoCropSampler  # noqa: E402
 
 
 def write(path: Path, frames: np.ndarray, codec: str, gop: int) -> Path:
@@ -71,12 +61,15 @@ def bench(decoder, path: Path, n: int, clips: int) -> tuple[float, float]:
     return fps, clips / (time.perf_counter() - t)
 
 
-def main() -> int:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (decoders use their own)")
-    a = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="40 frames, 2 clips: checks the script runs")
+    a = ap.parse_args(argv)
+    if a.smoke:
+        a.frames, a.clips = 40, 2
     torch.set_num_threads(a.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,11 +20,14 @@ clips, frames or pixels:
 6. normalisation with the Kinetics ``MEAN`` / ``STD``.
 
 Random draws happen on the generator's device (a CPU generator gives the same draw whatever
-device the clips are on).
+device the clips are on). ``apply`` takes its branch decisions and the hue matrices from the params
+where they were drawn, so a CPU draw applied to CUDA clips needs no device->host sync:
+:mod:`hdc_video.data.device_augment` uses this to augment whole batches on the GPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, fields
 
@@ -32,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
-__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "three_crop", "normalize"]
+__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "three_crop", "normalize",
+           "resize_clips"]
 
 MEAN = (0.43216, 0.394666, 0.37645)
 STD = (0.22803, 0.22145, 0.216989)
@@ -70,6 +74,38 @@ def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
+def _any_jitter(p: AugParams) -> bool:
+    return bool(((p.brightness != 1) | (p.contrast != 1) | (p.saturation != 1) | (p.hue != 0)).any())
+
+
+def _hue_matrices(hue: torch.Tensor) -> torch.Tensor:
+    """Rotate the (I, Q) chroma plane by ``2*pi*hue``: one float64 3x3 RGB matrix per clip."""
+    theta = 2 * math.pi * hue.double()
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    rot = torch.zeros(theta.shape[0], 3, 3, dtype=torch.float64, device=hue.device)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
+    return _YIQ2RGB.to(hue.device) @ rot @ _RGB2YIQ.to(hue.device)
+
+
+def resize_clips(clips: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``uint8 [N, T, H, W, 3] -> uint8 [N, T, h, w, 3]`` (bilinear, antialiased on downscale,
+    rounded): the fixed-size raw frames a worker ships when augmentation runs on the device.
+    Returns ``clips`` itself when it already has that size."""
+    _check(clips)
+    h, w = int(size[0]), int(size[1])
+    n, t, hh, ww, _ = clips.shape
+    if (hh, ww) == (h, w):
+        return clips
+    x = clips.reshape(n * t, hh, ww, 3).permute(0, 3, 1, 2)  # NCHW view, channels_last strides
+    if x.device.type == "cpu":  # torch's uint8 channels_last kernel: ~10x faster than via float
+        y = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    else:
+        y = F.interpolate(x.float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        y = y.round_().clamp_(0, 255).to(torch.uint8)
+    return y.permute(0, 2, 3, 1).reshape(n, t, h, w, 3)
+
+
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """``[N, 3, T, H, W]`` in [0, 1] -> Kinetics-normalised (new tensor)."""
     mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1, 1)
@@ -80,7 +116,8 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 def _crop_resize(clips: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     """``uint8 [N, T, H, W, 3]`` + ``[N, 4]`` boxes -> ``float [N, 3, T, size, size]`` in [0, 1]."""
     n, t, h, w, _ = clips.shape
-    x = clips.permute(0, 4, 1, 2, 3).reshape(n, 3 * t, h, w).float()
+    # convert, then transpose (reading uint8 THWC in CTHW order is ~3x slower on a CPU)
+    x = clips.float().permute(0, 4, 1, 2, 3).reshape(n, 3 * t, h, w)
     rois = torch.cat([torch.arange(n, device=x.device, dtype=x.dtype)[:, None],
                       boxes.to(device=x.device, dtype=x.dtype)], dim=1)
     out = roi_align(x, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1,
@@ -207,14 +244,19 @@ class ClipAugment:
     def apply(self, clips: torch.Tensor, p: AugParams) -> torch.Tensor:
         """Apply a draw: ``uint8 [N, T, H, W, 3] -> float32 [N, 3, T, size, size]``."""
         _check(clips)
+        # Branch decisions and the hue matrices come from the params where they were drawn (the
+        # CPU, normally): no device->host sync on a GPU, and the same float64 matrices on every device.
+        jitter, gray, blur = _any_jitter(p), bool(p.grayscale.any()), bool((p.sigma > 0).any())
+        mats = _hue_matrices(p.hue) if jitter else None
         p = p.to(clips.device)
         x = _crop_resize(clips, p.boxes, self.size)  # [N, 3, T, S, S] in [0, 1]
         x = torch.where(_bcast(p.flip, x).bool(), x.flip(-1), x)
-        x = self._jitter(x, p)
-        if bool(p.grayscale.any()):
+        if jitter:
+            x = self._jitter(x, p, mats=mats)
+        if gray:
             gs = _bcast(p.grayscale, x)
             x = gs * _grey(x).expand_as(x) + (1 - gs) * x
-        if bool((p.sigma > 0).any()):
+        if blur:
             x = self._blur(x, p.sigma)
         return normalize(x)
 
@@ -225,24 +267,24 @@ class ClipAugment:
 
     # -------------------------------------------------------------- helpers
     @staticmethod
-    def _jitter(x: torch.Tensor, p: AugParams) -> torch.Tensor:
-        if not bool(((p.brightness != 1) | (p.contrast != 1) | (p.saturation != 1)
-                     | (p.hue != 0)).any()):
-            return x
+    def _jitter(x: torch.Tensor, p: AugParams, mats: torch.Tensor | None = None) -> torch.Tensor:
+        if mats is None:
+            if not _any_jitter(p):
+                return x
+            mats = _hue_matrices(p.hue)
         x = (x * _bcast(p.brightness, x)).clamp_(0, 1)
         c = _bcast(p.contrast, x)
         mean = _grey(x).mean(dim=(1, 2, 3, 4), keepdim=True)
         x = (c * x + (1 - c) * mean).clamp_(0, 1)
         s = _bcast(p.saturation, x)
         x = (s * x + (1 - s) * _grey(x)).clamp_(0, 1)
-        # hue: rotate the (I, Q) chroma plane by 2*pi*hue, one 3x3 matrix per clip
-        theta = 2 * math.pi * p.hue.double()
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        rot = torch.zeros(theta.shape[0], 3, 3, dtype=torch.float64, device=x.device)
-        rot[:, 0, 0] = 1
-        rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-        mats = (_YIQ2RGB.to(x.device) @ rot @ _RGB2YIQ.to(x.device)).to(x.dtype)
-        return torch.einsum("nij,njthw->nithw", mats, x).clamp_(0, 1)
+        mats = mats.to(device=x.device, dtype=x.dtype)
+        if x.device.type == "cpu":
+            return torch.matmul(mats, x.reshape(x.shape[0], 3, -1)).view(x.shape).clamp_(0, 1)
+        # elementwise on a GPU: full fp32 whatever the TF32 matmul setting, so it equals the CPU's
+        m = mats.view(*mats.shape, *([1] * (x.dim() - 2)))
+        return torch.stack([m[:, i, 0] * x[:, 0] + m[:, i, 1] * x[:, 1] + m[:, i, 2] * x[:, 2]
+                            for i in range(3)], dim=1).clamp_(0, 1)
 
     def _blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         n, c, t, h, w = x.shape
@@ -256,8 +298,23 @@ class ClipAugment:
         kern = torch.where((sigma > 0)[:, None], kern, delta)  # [N, K]; no blur = identity
         weight = kern.repeat_interleave(c * t, dim=0)  # one kernel per (clip, channel, frame)
         y = x.reshape(1, n * c * t, h, w)
-        y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"),
-                     weight.view(-1, 1, 1, 2 * radius + 1), groups=n * c * t)
-        y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"),
-                     weight.view(-1, 1, 2 * radius + 1, 1), groups=n * c * t)
+        with _no_tf32(x.device):
+            y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"),
+                         weight.view(-1, 1, 1, 2 * radius + 1), groups=n * c * t)
+            y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"),
+                         weight.view(-1, 1, 2 * radius + 1, 1), groups=n * c * t)
         return y.view(n, c, t, h, w)
+
+
+@contextlib.contextmanager
+def _no_tf32(device: torch.device):
+    """Full fp32 convolutions on CUDA (cuDNN defaults to TF32), so a GPU blur equals the CPU's."""
+    if device.type != "cuda":
+        yield
+        return
+    old = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = old

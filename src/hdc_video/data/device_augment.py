@@ -1,0 +1,135 @@
+"""Augmentation on the training device: workers decode, the GPU augments.
+
+The CPU path (:class:`~hdc_video.data.dataset.PretrainDataset`) augments in the loader workers and
+ships ``float32 [V, 3, T, S, S]`` per sample. On a GPU machine that costs worker CPU time (the
+augmentation) and 4x the bytes (float vs uint8) through shared memory and PCIe. The device path
+splits the same work in two:
+
+* **worker** -- :class:`RawViewsDataset` wraps a ``PretrainDataset`` and keeps everything it does
+  (index, temporal sampling, one ``decode`` call for both crops, retries on broken videos, skip
+  reporting, a sample being a pure function of ``(index, seed)``), but instead of augmenting it
+  returns the two decoded temporal crops as ``uint8`` resized to one fixed ``raw_size`` (so samples
+  of differently sized videos collate), plus the augmentation parameters of every view, drawn with
+  the sample's own seeded CPU generator (``ClipAugment.draw``, exactly as the CPU path draws them);
+* **main process** -- :func:`views_to_device` moves the batch to the device (pinned memory,
+  ``non_blocking``) and runs ``ClipAugment.apply`` once over all ``B * V`` views on the device.
+
+``ds[(i, seed)]["video"]`` of a :class:`RawViewsDataset` is a dict (``default_collate`` stacks it)::
+
+    "raw":   uint8 [2, T, h, w, 3]   temporal crops c1, c2 (views [c1a, c1b, c2a(, c2b)] share them)
+    "boxes": float [V, 4], "flip": bool [V], "brightness", "contrast", "saturation", "hue": float [V],
+    "grayscale": bool [V], "sigma": float [V]          (the AugParams fields, one row per view)
+
+``views_to_device(batch["video"], augment, device) -> float32 [B, V, 3, T, S, S]`` -- the same
+tensor layout the CPU path's ``batch["video"]`` has. Same draw, same result: ``apply`` on the
+device equals ``apply`` on the CPU up to float rounding (tested). With ``raw_size=None`` (no resize;
+only for datasets whose videos all have one size) the device path reproduces the CPU path's samples
+exactly; with a ``raw_size`` the random crop is taken from the resized frame (the usual
+"resize to 128x171, then crop 112" recipe), so the pixels differ from the CPU path's while the
+parameter draw is the same.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import fields
+
+import torch
+
+from .augment import AugParams, ClipAugment, resize_clips
+from .dataset import PretrainDataset
+
+__all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "views_to_device",
+           "VIEW_CROP"]
+
+#: temporal crop of each view in the sample layout ``[c1a, c1b, c2a, c2b]``
+VIEW_CROP = (0, 0, 1, 1)
+_PARAM_FIELDS = tuple(f.name for f in fields(AugParams))
+
+
+def default_raw_size(size: int) -> tuple[int, int]:
+    """``(h, w)`` the frames are resized to for crop size ``size``: 112 -> (128, 171), the
+    R3D/R(2+1)D recipe's proportions (crop = 7/8 of the short side, 4:3 frame)."""
+    h = int(round(size * 8 / 7))
+    return h, int(round(h * 4 / 3))
+
+
+class RawViews:
+    """Stands in for a ``ClipAugment`` inside ``PretrainDataset.load``: called with the stacked views
+    ``uint8 [V, T, H, W, 3]`` and the sample's generator, it returns the worker half of the device
+    path (the dict described in the module docstring) instead of augmented floats."""
+
+    def __init__(self, augment: ClipAugment, raw_size: tuple[int, int] | None):
+        self.augment = augment
+        self.raw_size = None if raw_size is None else (int(raw_size[0]), int(raw_size[1]))
+        self.size = augment.size
+
+    def __repr__(self) -> str:
+        return f"RawViews({self.augment!r}, raw_size={self.raw_size})"
+
+    def __call__(self, clips: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        v = clips.shape[0]
+        if not 3 <= v <= 4:
+            raise ValueError(f"expected 3 or 4 views [c1a, c1b, c2a(, c2b)], got {v}")
+        crops = [clips[0:1], clips[2:3]]  # c1, c2: the views of one temporal crop are the same frames
+        if self.raw_size is not None:  # resize each crop from its full-size view (no full-size copy)
+            crops = [resize_clips(c, self.raw_size) for c in crops]
+        raw = torch.cat(crops)
+        params = self.augment.draw(v, raw.shape[2], raw.shape[3], generator)
+        return {"raw": raw, **{k: getattr(params, k) for k in _PARAM_FIELDS}}
+
+
+class RawViewsDataset(PretrainDataset):
+    """``base``'s samples, decoded but not augmented (see the module docstring).
+
+    ``raw_size``: ``"auto"`` (:func:`default_raw_size` of the crop size), ``(h, w)``, or ``None``
+    (keep the decoded size: every video must then have the same size to collate).
+    ``clip_augment`` is the ``ClipAugment`` to hand to :func:`views_to_device`.
+    Works with ``make_pretrain_loader`` unchanged (use ``pin_memory=True`` on CUDA).
+    """
+
+    def __init__(self, base: PretrainDataset, raw_size: tuple[int, int] | str | None = "auto"):
+        if isinstance(base, RawViewsDataset):
+            raise TypeError("base is already a RawViewsDataset")
+        if not isinstance(base.augment, ClipAugment):
+            raise TypeError(f"base.augment must be a ClipAugment, got {type(base.augment).__name__}")
+        # share base's configuration (index, decoder, sampler, retry policy, ...); fresh per-process state
+        self.__dict__.update(vars(base))
+        self.skipped = collections.Counter()
+        self._info = {}
+        self.clip_augment: ClipAugment = base.augment
+        if raw_size == "auto":
+            raw_size = default_raw_size(base.augment.size)
+        elif isinstance(raw_size, str):
+            raise ValueError(f"raw_size must be 'auto', (h, w) or None, got {raw_size!r}")
+        self.raw_size = raw_size
+        self.augment = RawViews(base.augment, raw_size)
+
+
+def params_from_batch(video: dict[str, torch.Tensor]) -> AugParams:
+    """The collated per-view draws ``[B, V, ...]`` as one :class:`AugParams` over ``B * V`` views."""
+    return AugParams(**{k: video[k].flatten(0, 1) for k in _PARAM_FIELDS})
+
+
+def views_to_device(video: dict[str, torch.Tensor], augment: ClipAugment, device: torch.device | str,
+                    non_blocking: bool = True) -> torch.Tensor:
+    """Collated ``RawViewsDataset`` output -> augmented ``float32 [B, V, 3, T, S, S]`` on ``device``.
+
+    The uint8 crops travel pinned and ``non_blocking`` (already pinned by a ``pin_memory=True``
+    loader; pinned here otherwise); the parameters stay on the CPU, where ``apply`` reads its branch
+    decisions, so there is no device->host sync. All ``B * V`` views are augmented in one call.
+    """
+    device = torch.device(device)
+    raw = video["raw"]
+    if raw.dim() != 6 or raw.shape[1] != 2 or raw.shape[-1] != 3:
+        raise ValueError(f"video['raw'] must be uint8 [B, 2, T, h, w, 3], got {tuple(raw.shape)}")
+    b = raw.shape[0]
+    params = params_from_batch(video)
+    v = params.boxes.shape[0] // b
+    if device.type == "cuda" and not raw.is_pinned():
+        raw = raw.pin_memory()
+    raw = raw.to(device, non_blocking=non_blocking)
+    crop = torch.tensor(VIEW_CROP[:v], device=device)
+    clips = raw.index_select(1, crop).flatten(0, 1)  # [B*V, T, h, w, 3], row = b * V + v
+    out = augment.apply(clips, params)
+    return out.view(b, v, *out.shape[1:])

@@ -1,0 +1,78 @@
+"""Smoke runs of the benchmark scripts (tiny sizes, no timing assertions): they must not rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+NAMES = ["loader", "step", "precision", "gpu", "decoders"]
+
+
+def _load(name: str):
+    key = f"hdc_bench_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[key] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_help(name, capsys):
+    with pytest.raises(SystemExit) as e:
+        _load(name).main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage:" in out and "--smoke" in out
+
+
+def test_loader_smoke(tmp_path, capsys):
+    assert _load("loader").main(["--smoke", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for row in ("builtin", "ucf", "project", "gpu-path workers", "decode floor", "naive peer", "x floor"):
+        assert row in out
+
+
+def test_step_smoke(capsys):
+    assert _load("step").main(["--smoke", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "hdc/bare" in out and "r3d_18" in out and "r2plus1d_18" in out
+
+
+def test_precision_smoke(capsys):
+    assert _load("precision").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "r3d_18 bf16+cl3d" in out and "non-finite grads" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_gpu_without_cuda_says_so(capsys):
+    gpu = _load("gpu")
+    assert gpu.main([]) == gpu.NO_CUDA == 3
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and "nothing was measured" in err
+
+
+def test_gpu_code_path_on_cpu(tmp_path, capsys):
+    assert _load("gpu").main(["--smoke", "--device", "cpu", "--data", str(tmp_path / "v")]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic" in out and "real" in out and "MFU %" in out
+
+
+def test_decoders_smoke(capsys):
+    assert _load("decoders").main(["--smoke"]) == 0
+    assert "clips/s" in capsys.readouterr().out
