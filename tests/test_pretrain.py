@@ -110,3 +110,13 @@ def test_resume_refuses_a_changed_config(tiny_bench, tmp_path):
         pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=2", "train.lr=0.5"], resume=True, progress=False)
     summary = pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=2"], resume=True, progress=False)
     assert summary["steps"] == 2
+
+
+def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
+    """data.augment_on=device (the GPU path: uint8 crops from the workers, augmentation batched on
+    the training device) runs the same loop on a CPU-only machine."""
+    summary = pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=3", "data.augment_on=device"],
+                       progress=False)
+    assert summary["steps"] == 3 and summary["last_loss"] is not None
+    rows = read_metrics(tmp_path)
+    assert len(rows) == 3 and all(r["loss"] > 0 for r in rows)

@@ -63,6 +63,7 @@ class DataConfig:
     grayscale: float = 0.2
     blur: float = 0.0
     workers: int = 2
+    augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
     short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last
     min_frames: int = 4                  # fewer decodable frames than this: skipped as broken
     max_fail_frac: float = 0.05          # more failed videos than this fraction: abort (a wrong path/codec)
@@ -109,6 +110,7 @@ CHOICES = {
     "data.format": ("auto", "ucf101", "hmdb51", "kinetics", "folder", "csv"),
     "data.decoder": ("auto", "pyav", "torchcodec", "frames"),
     "data.short_video": ("loop", "pad"),
+    "data.augment_on": ("auto", "worker", "device"),
     "train.precision": ("auto", "bf16", "fp32"),
     "train.channels_last": ("auto", "always", "never"),
 }

@@ -32,6 +32,7 @@ from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, chang
 from hdc_video.data.augment import ClipAugment
 from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
 from hdc_video.data.decoders import make_decoder
+from hdc_video.data.device_augment import RawViewsDataset, views_to_device
 from hdc_video.data.indexes import open_index
 from hdc_video.data.sampler import TwoCropSampler
 from hdc_video.models.hdc import HDC
@@ -104,6 +105,11 @@ class Pretrainer:
         validate_distributed(cfg, self.world, self.device.type)
         self.dtype = resolve_precision(t.precision, self.device)
         self.dataset = build_pretrain_data(cfg, data_root)
+        # GPU path: workers decode uint8 crops; augmentation runs batched on the device (same draw as on the CPU)
+        self.augment_on_device = cfg.data.augment_on == "device" or (
+            cfg.data.augment_on == "auto" and self.device.type == "cuda")
+        if self.augment_on_device:
+            self.dataset = RawViewsDataset(self.dataset)
         if len(self.dataset.index) < t.batch_size:
             raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
                                 f"train.batch_size={t.batch_size}")
@@ -185,7 +191,8 @@ class Pretrainer:
             batches = self._batches()
             while self.pos.step < t.steps:
                 batch = next(batches)
-                video = batch["video"].to(self.device, non_blocking=True)
+                video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
+                         if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
                 with autocast(self.device, self.dtype):
                     loss, logs = self.net(video)   # the global batch's loss, the same on every rank
                 if not torch.isfinite(loss):

@@ -35,9 +35,10 @@ def resolve_precision(precision: str, device: torch.device, training: bool = Tru
 
     ``auto``: bf16 on CUDA; on CPU bf16 for inference only (where it is ~3x faster with AMX).
     CPU *training* stays fp32 by default: with torch 2.14's oneDNN, bf16 conv3d weight gradients
-    came out NaN in a few percent of steps, intermittently (a race or an uninitialised buffer; the
-    forward was exact), so bf16 training on CPU is opt-in (``train.precision=bf16``), and the
-    trainer skips any update whose gradient is not finite.
+    came out NaN intermittently (same input, same loss; R3D-18 in a few percent of steps,
+    R(2+1)D's temporal 3x1x1 convolutions in nearly every step — benchmarks/precision.py counts
+    them), so bf16 training on CPU is opt-in (``train.precision=bf16``), and the trainer skips any
+    update whose gradient is not finite.
     """
     if precision == "fp32":
         return None
@@ -55,9 +56,9 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def use_channels_last(setting: str, device: torch.device) -> bool:
-    """``auto``: on CUDA only. On CPU (oneDNN, torch 2.14) bf16 conv3d weight gradients in
-    channels_last_3d came out NaN after a few training steps in our runs, while the same run in
-    the default layout trained cleanly at ~20 % less speed; so the CPU default is the safe one."""
+    """``auto``: on CUDA only. On CPU it only matters with bf16 training (opt-in, see
+    :func:`resolve_precision`), where benchmarks/precision.py measured it 1.3-1.8x faster than the
+    default layout; which layout produced NaN weight gradients depended on the backbone there."""
     if setting == "auto":
         return device.type == "cuda"
     return setting == "always"
