@@ -87,13 +87,18 @@ def _reason(exc: BaseException) -> str:
     return f"{name}: {msg}"[:200] if msg else name
 
 
-def _open(path: Path):
+def check_file(path: Path) -> None:
+    """The cheap checks every file decoder makes first (the same reasons whatever the decoder)."""
     if not path.exists():
         raise DecodeError(path, "file not found")
     if path.is_dir():
         raise DecodeError(path, "is a directory")
     if path.stat().st_size == 0:
         raise DecodeError(path, "empty file")
+
+
+def _open(path: Path):
+    check_file(path)
     try:
         container = av.open(str(path), mode="r")
     except Exception as exc:  # InvalidDataError, OSError, ...

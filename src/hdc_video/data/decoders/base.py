@@ -8,7 +8,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 import torch
 
-from ..decode import VideoInfo
+from ..decode import VideoInfo, check_file  # noqa: F401 - re-exported for the decoders
 from ..errors import DataError, DecodeError
 
 
@@ -26,16 +26,6 @@ class Decoder(Protocol):
 
 class DecoderUnavailable(ImportError, DataError):
     """An optional decoding backend is not installed (one line: what to install)."""
-
-
-def check_file(path: Path) -> None:
-    """The cheap checks every file decoder makes first (same reasons as PyAV's)."""
-    if not path.exists():
-        raise DecodeError(path, "file not found")
-    if path.is_dir():
-        raise DecodeError(path, "is a directory")
-    if path.stat().st_size == 0:
-        raise DecodeError(path, "empty file")
 
 
 def check_indices(path: Path, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
