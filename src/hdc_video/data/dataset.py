@@ -121,7 +121,20 @@ class EpochSampler(Sampler):
         return (self.batches_per_epoch - self.start) * self.local_batch
 
 
-class PretrainDataset(Dataset):
+class InfoCache:
+    """Per-process cache of ``decoder.info(path)`` (each DataLoader worker keeps its own copy)."""
+
+    decoder: object
+    _info: dict
+
+    def info(self, path) -> VideoInfo:
+        key = str(path)
+        if key not in self._info:
+            self._info[key] = self.decoder.info(path)
+        return self._info[key]
+
+
+class PretrainDataset(InfoCache, Dataset):
     """``ds[(i, seed)] -> {"video": float [V, 3, T, S, S], "index": int, "skipped": str}``.
 
     Views are ``[c1a, c1b, c2a, c2b]`` (``views_per_crop=2``) or ``[c1a, c1b, c2a]`` (``1``):
@@ -167,12 +180,6 @@ class PretrainDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.index)
-
-    def info(self, path) -> VideoInfo:
-        key = str(path)
-        if key not in self._info:
-            self._info[key] = self.decoder.info(path)
-        return self._info[key]
 
     def load(self, i: int, rng: np.random.Generator, generator: torch.Generator) -> torch.Tensor:
         """The augmented views of video ``i`` (raises on decode failure)."""

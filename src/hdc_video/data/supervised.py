@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .augment import ClipAugment
-from .dataset import _SEED_MASK, _reason
+from .dataset import _SEED_MASK, InfoCache, _reason
 from .decode import PyAVDecoder, VideoInfo
 from .errors import DataError
 from .index import VideoIndex
@@ -43,7 +43,7 @@ def random_clip(num_frames: int, clip_len: int, stride: int, rng: np.random.Gene
     return clip_indices(int(start), clip_len, stride, num_frames)
 
 
-class TrainClipDataset(Dataset):
+class TrainClipDataset(InfoCache, Dataset):
     """``ds[(i, seed)] -> {"video": float [3, T, S, S], "label": int, "index": int}``."""
 
     def __init__(self, index: VideoIndex, decoder: PyAVDecoder, clip_len: int, stride: int,
@@ -58,15 +58,9 @@ class TrainClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def _num_frames(self, path) -> int:
-        key = str(path)
-        if key not in self._info:
-            self._info[key] = self.decoder.info(path)
-        return self._info[key].num_frames
-
     def load(self, i: int, rng: np.random.Generator, generator: torch.Generator) -> torch.Tensor:
         path = self.index[i].path
-        idx = random_clip(self._num_frames(path), self.clip_len, self.stride, rng)
+        idx = random_clip(self.info(path).num_frames, self.clip_len, self.stride, rng)
         union, inverse = np.unique(idx, return_inverse=True)
         frames = self.decoder.decode(path, union)[torch.from_numpy(inverse)]
         return self.augment(frames[None], generator)[0]

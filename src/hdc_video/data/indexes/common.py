@@ -116,3 +116,11 @@ def class_order(names) -> list[str]:
     if names and all(n.lstrip("-").isdigit() for n in names):
         return sorted(names, key=int)
     return sorted(names)
+
+
+def resolve_csv(root: Path, csv: str | Path) -> Path:
+    """An annotation CSV given by the user: absolute, or relative to the dataset root; must exist."""
+    path = Path(csv) if Path(csv).is_absolute() else root / csv
+    if not path.is_file():
+        raise DataError(f"{path}: CSV not found")
+    return path

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..index import VideoEntry, VideoIndex, _lines
-from .common import class_order, csv_header, csv_rows, resolve_inside
+from .common import class_order, csv_header, csv_rows, resolve_inside, resolve_csv
 
 CSV_DIRS = (".", "annotations")
 NAMES = {"train": ("train", "training"), "test": ("test", "testing"), "val": ("val", "validate", "valid", "validation")}
@@ -51,9 +51,7 @@ def read_csv_index(root: str | Path, split: int = 1, subset: str = "train",
         raise DataError(f"subset must be 'train', 'test' or 'val', got {subset!r}")
     found = plain_csvs(root)
     if csv is not None:
-        path = Path(csv) if Path(csv).is_absolute() else root / csv
-        if not path.is_file():
-            raise DataError(f"{path}: CSV not found")
+        path = resolve_csv(root, csv)
     else:
         named = {_subset_of(p): p for p in found if _subset_of(p)}
         with_col = [p for p in found if _split_col(csv_header(p))]

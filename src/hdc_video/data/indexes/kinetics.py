@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..index import VideoEntry, VideoIndex
-from .common import VIDEO_EXTS, csv_header, csv_rows, is_frame_folder
+from .common import VIDEO_EXTS, csv_header, csv_rows, is_frame_folder, resolve_csv
 
 log = logging.getLogger("hdc_video.data")
 
@@ -96,9 +96,7 @@ def read_kinetics(root: str | Path, split: int = 1, subset: str = "train", csv: 
         raise DataError(f"Kinetics subset must be 'train', 'val' or 'test', got {subset!r}")
     csvs = kinetics_csvs(root)
     if csv is not None:
-        path = Path(csv) if Path(csv).is_absolute() else root / csv
-        if not path.is_file():
-            raise DataError(f"{path}: CSV not found")
+        path = resolve_csv(root, csv)
     else:
         path = csvs["val"] if key == "test" and "val" in csvs else csvs.get(key)
         if path is None:
