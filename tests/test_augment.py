@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hdc_video.data.augment import MEAN, STD, ClipAugment, center_clip, normalize
+import torchvision.transforms.v2.functional as TF
+
+from hdc_video.data.augment import (MEAN, STD, ClipAugment, center_clip, colour_affine, normalize,
+                                    resized_crop)
 
 OFF = dict(flip=0.0, jitter=0.0, grayscale=0.0, blur=0.0)
 
@@ -80,13 +83,72 @@ def test_identity_when_everything_off():
         assert torch.allclose(out, _norm(_to01(clips)), atol=1e-5)
 
 
-def test_downscale_is_area_resize():
-    clips = _random_clips(2, 3, 32, 32)
-    aug = ClipAugment(16, scale=(1.0, 1.0), **OFF)
-    out = aug(clips, torch.Generator().manual_seed(0))
-    x = _to01(clips)
-    ref = F.avg_pool3d(x, kernel_size=(1, 2, 2))
-    assert torch.allclose(out, _norm(ref), atol=1e-5)
+def _tv_view(clip: torch.Tensor, box, size: int, flip: bool) -> torch.Tensor:
+    """torchvision's resized_crop (+ hflip) of a uint8 [T, H, W, 3] clip -> uint8 [T, size, size, 3]."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    out = TF.resized_crop(clip.permute(0, 3, 1, 2).contiguous(), y1, x1, y2 - y1, x2 - x1, [size, size],
+                          antialias=True)
+    return (TF.horizontal_flip(out) if flip else out).permute(0, 2, 3, 1)
+
+
+def test_crop_is_torchvisions_resized_crop():
+    """Every view equals torchvision's resized_crop of its box (down- and upscaling), mirrored."""
+    clips = _random_clips(3, 4, 40, 56, seed=2)
+    aug = ClipAugment(24, scale=(0.08, 1.0), flip=0.5)
+    p = aug.draw(6, 40, 56, torch.Generator().manual_seed(3))
+    source = [0, 0, 1, 2, 2, 1]
+    got = resized_crop(clips, p.boxes, 24, flip=p.flip, source=source)
+    assert got.dtype == torch.uint8 and got.shape == (6, 4, 24, 24, 3)
+    sides = (p.boxes[:, 2:] - p.boxes[:, :2]).min(dim=1).values
+    assert bool((sides < 24).any()) and bool((sides > 24).any()) and 0 < int(p.flip.sum()) < 6
+    for i, s in enumerate(source):
+        assert torch.equal(got[i], _tv_view(clips[s], p.boxes[i].tolist(), 24, bool(p.flip[i]))), i
+    # with colour off, apply = that crop, normalised
+    off = ClipAugment(24, scale=(0.08, 1.0), flip=0.5, jitter=0.0, grayscale=0.0)
+    p_off = off.draw(6, 40, 56, torch.Generator().manual_seed(3))  # boxes and flips are drawn first
+    assert torch.equal(p_off.boxes, p.boxes) and torch.equal(p_off.flip, p.flip)
+    out = off.apply(clips, p_off, source=source)
+    assert torch.allclose(out, _norm(_to01(got)), atol=1e-6)
+
+
+def test_bad_source_is_refused():
+    clips = _random_clips(2, 1, 8, 8)
+    boxes = torch.tensor([[0.0, 0.0, 8.0, 8.0]] * 3)
+    for source in ([0, 1], [0, 1, 2]):
+        try:
+            resized_crop(clips, boxes, 4, source=source)
+        except ValueError as exc:
+            assert "sources" in str(exc)
+        else:
+            raise AssertionError(source)
+
+
+def _chain(x: torch.Tensor, b: float, c: float, s: float, grey: bool) -> torch.Tensor:
+    """The jitter chain step by step (no clamps), float64 [3, T, H, W] in [0, 1]."""
+    g = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(3, 1, 1, 1)
+    x = x * b
+    x = c * x + (1 - c) * (x * g).sum(0).mean()
+    x = s * x + (1 - s) * (x * g).sum(0, keepdim=True)
+    return (x * g).sum(0, keepdim=True).expand_as(x) if grey else x
+
+
+def test_fused_colour_map_equals_the_step_by_step_chain():
+    clips = _smooth_clips(3, 2, 16, 16, seed=5) // 2 + 64  # mid-range: no step saturates
+    aug = ClipAugment(16, scale=(1.0, 1.0), **{**OFF, "jitter": 1.0, "hue": 0.0, "grayscale": 0.5})
+    p = aug.draw(3, 16, 16, torch.Generator().manual_seed(11))
+    p.grayscale[:] = torch.tensor([False, True, False])
+    out = aug.apply(clips, p)
+    for i in range(3):
+        want = _chain(_to01(clips)[i].double(), float(p.brightness[i]), float(p.contrast[i]),
+                      float(p.saturation[i]), bool(p.grayscale[i]))
+        assert torch.allclose(out[i].double(), normalize(want[None].float())[0].double(), atol=1e-5), i
+    # ...and torchvision's adjust_* on a one-frame clip (its grey weight 0.2989 vs 0.299: 1e-3)
+    one = clips[:, :1]
+    out = aug.apply(one, p)
+    img = _to01(one)[0, :, 0]
+    want = TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(img, float(p.brightness[0])),
+                                                   float(p.contrast[0])), float(p.saturation[0]))
+    assert torch.allclose(out[0, :, 0], normalize(want[None, :, None])[0, :, 0], atol=2e-3)
 
 
 def test_full_scale_square_ratio_is_center_clip():
@@ -97,12 +159,13 @@ def test_full_scale_square_ratio_is_center_clip():
 
 
 def test_center_clip():
-    # a 40x64 clip whose central 40x40 square is 2x-downsampled to 20x20
+    # a 40x64 clip: its central 40x40 square, resized to 20x20 as torchvision does
     clips = _random_clips(2, 3, 40, 64)
     out = center_clip(clips, 20)
     assert out.shape == (2, 3, 3, 20, 20) and out.dtype == torch.float32
-    ref = F.avg_pool3d(_to01(clips)[..., 12:52], kernel_size=(1, 2, 2))
-    assert torch.allclose(out, _norm(ref), atol=1e-5)
+    for i in range(2):
+        ref = _tv_view(clips[i], (12, 0, 52, 40), 20, False)
+        assert torch.allclose(out[i], _norm(_to01(ref[None]))[0], atol=1e-6)
     # upscaling works too (bilinear)
     assert center_clip(clips[:, :, :10, :16].contiguous(), 20).shape == (2, 3, 3, 20, 20)
 
@@ -131,20 +194,26 @@ def test_grayscale_and_jitter_ranges():
     assert x01.min() >= -1e-5 and x01.max() <= 1 + 1e-5
 
 
-def test_hue_zero_rotation_and_blur_smooths():
+def test_hue_rotation_and_blur():
     clips = _random_clips(2, 2, 32, 32, seed=8)
     base = ClipAugment(32, scale=(1.0, 1.0), **OFF)
     p = base.draw(2, 32, 32, torch.Generator().manual_seed(0))
     ref = base.apply(clips, p)
-    # an explicit zero jitter (factors 1, hue 0) is the identity
+    # an explicit zero jitter (factors 1, hue 0) is the identity map, and so is a full hue turn
     p.brightness[:] = 1
     p.contrast[:] = 1
     p.saturation[:] = 1
     p.hue[:] = 0
-    assert torch.allclose(base._jitter(_to01(clips), p), _to01(clips), atol=1e-5)
-    # a full hue turn is the identity too
+    m, k = colour_affine(p)
+    assert torch.allclose(m, torch.eye(3, dtype=torch.float64).expand(2, 3, 3)) and not k.any()
     p.hue[:] = 1.0
-    assert torch.allclose(base._jitter(_to01(clips), p), _to01(clips), atol=1e-4)
+    assert torch.allclose(colour_affine(p)[0], torch.eye(3, dtype=torch.float64).expand(2, 3, 3), atol=1e-9)
+    # a half turn keeps the grey axis and the luma, but changes the colour
+    p.hue[:] = 0.5
+    m = colour_affine(p)[0][0]
+    g = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
+    assert torch.allclose(m @ torch.ones(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    assert torch.allclose(g @ m, g, atol=1e-6) and not torch.allclose(m, torch.eye(3, dtype=torch.float64))
     # blur reduces high-frequency energy, a sigma of 0 leaves the clip untouched
     p.hue[:] = 0
     p.sigma[:] = torch.tensor([1.5, 0.0])
@@ -152,3 +221,18 @@ def test_hue_zero_rotation_and_blur_smooths():
     assert torch.allclose(blurred[1], ref[1], atol=1e-5)
     tv = lambda v: (v[..., 1:] - v[..., :-1]).abs().mean()  # noqa: E731
     assert tv(blurred[0]) < 0.5 * tv(ref[0])
+
+
+def test_gpu_arithmetic_equals_cpu_arithmetic():
+    """The batched elementwise colour pass (the GPU's) equals the CPU's per-clip addmm, run on CPU."""
+    from hdc_video.data.augment import _to_normalized
+
+    clips = _random_clips(5, 3, 20, 20, seed=9)
+    aug = ClipAugment(20, **{**OFF, "jitter": 1.0, "grayscale": 0.5})
+    p = aug.draw(5, 20, 20, torch.Generator().manual_seed(4))
+    m, k = colour_affine(p)
+    assert bool((k != 0).any()) and bool(p.grayscale.any())
+    for args in ((None, None, False), (m, k, True)):
+        a = _to_normalized(clips, *args, batched=True)
+        b = _to_normalized(clips, *args, batched=False)
+        assert torch.allclose(a, b, atol=2e-6, rtol=0)

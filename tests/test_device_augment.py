@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch.utils.data._utils.collate import default_collate
@@ -116,7 +115,10 @@ def test_cuda_equals_cpu_for_the_same_draw(tiny_bench):
     gpu = views_to_device(batch, raw.clip_augment, "cuda")
     torch.cuda.synchronize()
     assert gpu.device.type == "cuda"
-    np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), atol=2e-4, rtol=0)
+    # the resize rounds to uint8 on both devices, from torch's uint8 kernel (CPU) or float (GPU,
+    # torchvision's own GPU arithmetic): a pixel may differ by one level, 1/255/STD < 0.019
+    diff = (gpu.cpu() - cpu).abs()
+    assert float(diff.max()) < 0.019 and float(diff.mean()) < 2e-3, (float(diff.max()), float(diff.mean()))
     # an unpinned batch is pinned on the way and gives the same result
     unpinned = {k: v.clone() for k, v in batch.items()}
     assert torch.equal(views_to_device(unpinned, raw.clip_augment, "cuda"), gpu)

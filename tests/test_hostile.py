@@ -226,6 +226,11 @@ class _IndexDecoder:
         return torch.as_tensor(np.asarray(indices), dtype=torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 1, 3)
 
 
+def _views(crops, generator, source):
+    """An 'augmentation' that returns each view's raw frames (the augment protocol of PretrainDataset)."""
+    return crops[list(source)]
+
+
 @pytest.mark.parametrize("n, mode, expect", [
     (4, "loop", [[0, 2, 0, 2], [1, 3, 1, 3]]),   # the sampler's rule: indices wrap
     (4, "pad", [[0, 2, 3, 3], [1, 3, 3, 3]]),    # clamp: the last frame repeats
@@ -233,16 +238,16 @@ class _IndexDecoder:
 ])
 def test_short_video_loop_or_pad(n, mode, expect):
     index = VideoIndex([VideoEntry(Path("/x/v.avi"), 0, "v.avi")], ["c"], Path("/x"))
-    ds = PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), lambda clips, g: clips, short_video=mode)
+    ds = PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), _views, short_video=mode)
     out = ds[(0, 5)]["video"][..., 0, 0, 0]  # [V, T] frame indices
     got = sorted([out[0].tolist(), out[2].tolist()])
     if expect is not None:
         assert got == expect
     else:
-        ref = PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), lambda clips, g: clips)[(0, 5)]
+        ref = PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), _views)[(0, 5)]
         assert torch.equal(ref["video"], ds[(0, 5)]["video"])
     with pytest.raises(ValueError, match="short_video"):
-        PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), lambda c, g: c, short_video="stretch")
+        PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), _views, short_video="stretch")
 
 
 def test_unreadable_permissions(tmp_path):

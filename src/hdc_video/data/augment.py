@@ -2,26 +2,32 @@
 
 ``ClipAugment(size, ...)(clips, generator)`` maps ``uint8 [N, T, H, W, 3]`` clips to normalised
 ``float32 [N, 3, T, size, size]``. Parameters are drawn once per clip (``draw``) and applied to all
-of its frames (``apply``), batched over the N clips on the clips' device, with no Python loop over
-clips, frames or pixels:
+of its frames (``apply``), batched over the N clips on the clips' device:
 
-1. random resized crop + resize: one ``torchvision.ops.roi_align`` over the ``[N, 3*T, H, W]``
-   view (one box per clip, ``aligned=True``, adaptive sampling = area averaging on downscale);
-   the box follows torchvision's ``RandomResizedCrop`` (10 tries, centre-crop fallback);
-2. horizontal flip with probability ``flip`` (``torch.where``);
-3. with probability ``jitter``, colour jitter in the FIXED order brightness -> contrast ->
-   saturation -> hue (torchvision shuffles the order per call; we do not). Brightness scales,
+1. random resized crop + horizontal flip, in uint8 (:func:`resized_crop`): the box follows
+   torchvision's ``RandomResizedCrop`` (10 tries, centre-crop fallback, integer pixel boxes) and
+   the resize is torchvision's own ``resized_crop`` arithmetic -- bilinear, antialiased on
+   downscale -- run by torch's uint8 channels-last kernel on a CPU (float + round on a GPU, as
+   torchvision does there). One small call per clip: the crop boxes differ in size;
+2. with probability ``jitter``, colour jitter in the FIXED order brightness -> contrast ->
+   saturation -> hue (torchvision shuffles the order per call; we do not): brightness scales,
    contrast blends with the clip's mean grey (over all its frames), saturation blends with the
-   per-pixel grey, hue rotates the chroma plane in YIQ space (a 3x3 matrix per clip). Values
-   are clamped to [0, 1] after each step;
-4. grayscale with probability ``grayscale`` (per-clip blend with the per-pixel grey);
+   per-pixel grey, hue rotates the chroma plane in YIQ space;
+3. grayscale with probability ``grayscale``;
+4. normalisation with the Kinetics ``MEAN`` / ``STD``.
+
+Steps 2-4 are all linear in the pixel, so they are composed into ONE per-clip affine map
+``z = A x + d`` (:func:`colour_affine`) applied in one pass, and the result is clamped once, to the
+image of [0, 1] (torchvision clamps after every step; the two differ only where an intermediate
+step saturates). Then:
+
 5. Gaussian blur with probability ``blur``, sigma ~ U(blur_sigma): separable grouped conv with
-   per-clip kernels (kernel size fixed by the largest sigma, replicate padding);
-6. normalisation with the Kinetics ``MEAN`` / ``STD``.
+   per-clip kernels (kernel size fixed by the largest sigma, replicate padding). Blur commutes
+   with the per-channel normalisation, so running it last changes nothing.
 
 Random draws happen on the generator's device (a CPU generator gives the same draw whatever
-device the clips are on). ``apply`` takes its branch decisions and the hue matrices from the params
-where they were drawn, so a CPU draw applied to CUDA clips needs no device->host sync:
+device the clips are on). ``apply`` takes its branch decisions, crop boxes and colour matrices from
+the params where they were drawn, so a CPU draw applied to CUDA clips needs no device->host sync:
 :mod:`hdc_video.data.device_augment` uses this to augment whole batches on the GPU.
 """
 
@@ -33,10 +39,9 @@ from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
 
-__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "three_crop", "normalize",
-           "resize_clips"]
+__all__ = ["MEAN", "STD", "AugParams", "ClipAugment", "center_clip", "colour_affine", "normalize",
+           "resize_clips", "resized_crop", "three_crop"]
 
 MEAN = (0.43216, 0.394666, 0.37645)
 STD = (0.22803, 0.22145, 0.216989)
@@ -52,7 +57,7 @@ _YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
 class AugParams:
     """One draw for N clips; every field is a tensor with leading dim N."""
 
-    boxes: torch.Tensor       # [N, 4] float x1, y1, x2, y2 in pixels (continuous coordinates)
+    boxes: torch.Tensor       # [N, 4] float x1, y1, x2, y2: integer pixel edges (x2, y2 exclusive)
     flip: torch.Tensor        # [N] bool
     brightness: torch.Tensor  # [N] float factor (1 = unchanged)
     contrast: torch.Tensor    # [N]
@@ -63,15 +68,6 @@ class AugParams:
 
     def to(self, device) -> "AugParams":
         return AugParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-
-def _grey(x: torch.Tensor) -> torch.Tensor:
-    """Per-pixel luma of ``[N, 3, ...]`` -> ``[N, 1, ...]``."""
-    return _GREY[0] * x[:, 0:1] + _GREY[1] * x[:, 1:2] + _GREY[2] * x[:, 2:3]
-
-
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
 def _any_jitter(p: AugParams) -> bool:
@@ -113,33 +109,134 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _crop_resize(clips: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """``uint8 [N, T, H, W, 3]`` + ``[N, 4]`` boxes -> ``float [N, 3, T, size, size]`` in [0, 1]."""
-    n, t, h, w, _ = clips.shape
-    # convert, then transpose (reading uint8 THWC in CTHW order is ~3x slower on a CPU)
-    x = clips.float().permute(0, 4, 1, 2, 3).reshape(n, 3 * t, h, w)
-    rois = torch.cat([torch.arange(n, device=x.device, dtype=x.dtype)[:, None],
-                      boxes.to(device=x.device, dtype=x.dtype)], dim=1)
-    out = roi_align(x, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1,
-                    aligned=True)
-    return out.view(n, 3, t, size, size).div_(255.0).clamp_(0.0, 1.0)
-
-
 def _check(clips: torch.Tensor) -> None:
     if clips.dim() != 5 or clips.shape[-1] != 3:
         raise ValueError(f"clips must be [N, T, H, W, 3], got {tuple(clips.shape)}")
 
 
-def center_clip(clips: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize the short side to ``size`` then centre-crop ``size x size`` (one roi_align over the
-    central square), normalised: ``uint8 [N, T, H, W, 3] -> float [N, 3, T, size, size]``."""
-    _check(clips)
-    h, w = clips.shape[2], clips.shape[3]
-    side = min(h, w)
-    x0, y0 = (w - side) / 2.0, (h - side) / 2.0
-    box = torch.tensor([[x0, y0, x0 + side, y0 + side]], dtype=torch.float32)
-    return normalize(_crop_resize(clips, box.expand(clips.shape[0], 4), size))
+def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
+                 source=None) -> torch.Tensor:
+    """Crop + resize + mirror in uint8: ``uint8 [M, T, H, W, 3] -> uint8 [N, T, size, size, 3]``.
 
+    Output ``i`` is clip ``source[i]`` (default ``i``) cropped to ``boxes[i]`` (integer
+    ``x1, y1, x2, y2``, clipped to the frame), resized to ``size x size`` exactly as
+    torchvision's ``resized_crop(..., antialias=True)`` does on a uint8 tensor, and mirrored
+    left-right where ``flip[i]``. ``boxes``/``flip``/``source`` are read on the host: pass CPU
+    tensors (or lists) to avoid a device sync. The views of one temporal crop share a ``source``,
+    so callers never stack copies of full-size frames."""
+    _check(clips)
+    m, t, h, w, _ = clips.shape
+    rows = [[int(round(v)) for v in b] for b in boxes.tolist()]
+    n = len(rows)
+    source = list(range(n)) if source is None else [int(s) for s in (source.tolist() if torch.is_tensor(source) else source)]
+    flips = [False] * n if flip is None else [bool(f) for f in (flip.tolist() if torch.is_tensor(flip) else flip)]
+    if len(source) != n or len(flips) != n or not all(0 <= s < m for s in source):
+        raise ValueError(f"resized_crop: {n} boxes, {len(source)} sources (of {m} clips), {len(flips)} flips")
+    out = torch.empty((n, t, size, size, 3), dtype=torch.uint8, device=clips.device)
+    cpu = clips.device.type == "cpu"
+    for i, ((x1, y1, x2, y2), s, fl) in enumerate(zip(rows, source, flips)):
+        x1, y1 = min(max(x1, 0), w - 1), min(max(y1, 0), h - 1)
+        x2, y2 = min(max(x2, x1 + 1), w), min(max(y2, y1 + 1), h)
+        view = clips[s, :, y1:y2, x1:x2].permute(0, 3, 1, 2)  # [T, 3, h', w'], channels-last strides
+        if (y2 - y1, x2 - x1) != (size, size):
+            if cpu:  # torch's uint8 kernel (what torchvision uses on a CPU): ~30x faster than via float
+                view = F.interpolate(view, size=(size, size), mode="bilinear", align_corners=False,
+                                     antialias=True)
+            else:    # torchvision's GPU arithmetic: float, round, clamp
+                view = F.interpolate(view.float(), size=(size, size), mode="bilinear",
+                                     align_corners=False, antialias=True).round_().clamp_(0, 255)
+        if fl:
+            view = view.flip(-1)
+        out[i].copy_(view.permute(0, 2, 3, 1))
+    return out
+
+
+def colour_affine(p: AugParams, jitter: bool = True, gray: bool = True):
+    """The per-clip colour map of a draw, in float64 on the params' device: ``(M [N, 3, 3], k [N])``
+    such that jitter + grayscale of a clip ``x`` in [0, 1] is ``M x + k * mu * 1``, where ``mu`` is the
+    clip's mean grey. (Brightness ``b``, contrast ``c``, saturation ``s``, hue ``H``, grayscale
+    ``G = 1 g^T``: ``M = [G] H (s I + (1-s) 1 g^T) c b``, ``k = (1 - c) b``; every step maps the
+    grey axis ``1`` to itself, so the contrast offset passes through unchanged.)"""
+    n, dev = p.brightness.shape[0], p.brightness.device
+    eye = torch.eye(3, dtype=torch.float64, device=dev).expand(n, 3, 3)
+    g = torch.tensor(_GREY, dtype=torch.float64, device=dev)
+    to_grey = torch.ones(3, 1, dtype=torch.float64, device=dev) * g  # 1 g^T
+    m, k = eye, torch.zeros(n, dtype=torch.float64, device=dev)
+    if jitter:
+        b, c, s = (v.double()[:, None, None] for v in (p.brightness, p.contrast, p.saturation))
+        sat = s * eye + (1 - s) * to_grey
+        m = _hue_matrices(p.hue) @ sat * (c * b)
+        k = ((1 - c) * b).view(n)
+    if gray:
+        m = torch.where(p.grayscale.view(n, 1, 1), to_grey @ m, m)
+    return m, k
+
+
+def _to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tensor | None = None,
+                   clamp: bool = False, batched: bool | None = None) -> torch.Tensor:
+    """``uint8 [N, T, S, S, 3]`` -> ``float32 [N, 3, T, S, S]``: ``normalize(M x/255 + k mu 1)``, the colour
+    map fused with the normalisation into one affine pass per clip (``M``, ``k``: :func:`colour_affine`;
+    ``None`` = identity), then clamped to the image of [0, 1] when ``clamp``.
+
+    On a CPU one clip at a time (``addmm`` through a clip-sized buffer that stays in cache: two
+    passes over memory instead of five); on a GPU all clips at once, elementwise (fp32 whatever the
+    TF32 setting). ``batched`` forces either (the tests compare them)."""
+    n, t, s = u8.shape[0], u8.shape[1], u8.shape[2]
+    dev = u8.device
+    mean = torch.tensor(MEAN, dtype=torch.float64, device=dev)
+    inv_std = 1.0 / torch.tensor(STD, dtype=torch.float64, device=dev)
+    grey = torch.tensor(_GREY, dtype=torch.float64, device=dev)
+    m = torch.eye(3, dtype=torch.float64, device=dev).expand(n, 3, 3) if m is None else m.to(dev)
+    a = (inv_std[None, :, None] * m / 255).float()                    # [N, 3, 3] on raw values
+    d0 = (-mean * inv_std).float()                                      # [3]
+    use_mean = k is not None and bool((k != 0).any())
+    c = (k.to(dev)[:, None] * inv_std / 255).float() if use_mean else None  # [N, 3], times g . mean(raw)
+    grey = grey.float()
+    lo, hi = d0.view(3, 1), ((1 - mean) * inv_std).float().view(3, 1)
+    if batched is None:
+        batched = dev.type != "cpu"
+    if batched:
+        x = u8.permute(0, 4, 1, 2, 3).float().reshape(n, 3, -1)
+        d = d0.expand(n, 3)
+        if use_mean:
+            d = d + c * (x.mean(dim=2) @ grey)[:, None]
+        y = torch.stack([a[:, i, 0:1] * x[:, 0] + a[:, i, 1:2] * x[:, 1] + a[:, i, 2:3] * x[:, 2]
+                         + d[:, i:i + 1] for i in range(3)], dim=1)
+        if clamp:
+            y = torch.maximum(torch.minimum(y, hi), lo)
+        return y.view(n, 3, t, s, s)
+    out = torch.empty((n, 3, t, s, s), dtype=torch.float32, device=dev)
+    buf = torch.empty((3, t, s, s), dtype=torch.float32, device=dev)
+    flat = buf.view(3, -1)
+    bounds = list(zip(lo.view(3).tolist(), hi.view(3).tolist()))
+    for i in range(n):
+        buf.copy_(u8[i].permute(3, 0, 1, 2))  # convert + transpose
+        d = d0 if not use_mean else d0 + c[i] * (flat.mean(dim=1) @ grey)
+        o = out[i].view(3, -1)
+        torch.addmm(d[:, None], a[i], flat, out=o)
+        if clamp:  # per channel with scalar bounds: ~15x faster than one clamp with tensor bounds
+            for ch, (low, high) in enumerate(bounds):
+                o[ch].clamp_(low, high)
+    return out
+
+
+def _square_boxes(h: int, w: int, three: bool = False) -> list[list[int]]:
+    """The ``side x side`` squares (side = short side) at the centre of a frame, or (``three``) at
+    the start, centre and end of its long side."""
+    side, long = min(h, w), max(h, w)
+    out = []
+    for along in ((0, (long - side) // 2, long - side) if three else ((long - side) // 2,)):
+        x0, y0 = (along, 0) if w >= h else (0, along)
+        out.append([x0, y0, x0 + side, y0 + side])
+    return out
+
+
+def center_clip(clips: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize the short side to ``size`` then centre-crop ``size x size`` (the central square,
+    resized), normalised: ``uint8 [N, T, H, W, 3] -> float [N, 3, T, size, size]``."""
+    _check(clips)
+    box = torch.tensor(_square_boxes(clips.shape[2], clips.shape[3]), dtype=torch.float32)
+    return _to_normalized(resized_crop(clips, box.expand(clips.shape[0], 4), size))
 
 
 def three_crop(clips: torch.Tensor, size: int) -> torch.Tensor:
@@ -149,16 +246,11 @@ def three_crop(clips: torch.Tensor, size: int) -> torch.Tensor:
     normalised, clip-major (``[c0 left, c0 centre, c0 right, c1 left, ...]``); the centre view
     equals :func:`center_clip`."""
     _check(clips)
-    n, h, w = clips.shape[0], clips.shape[2], clips.shape[3]
-    side = min(h, w)
-    if w >= h:
-        y0 = (h - side) / 2.0
-        corners = [(0.0, y0), ((w - side) / 2.0, y0), (float(w - side), y0)]
-    else:
-        x0 = (w - side) / 2.0
-        corners = [(x0, 0.0), (x0, (h - side) / 2.0), (x0, float(h - side))]
-    boxes = torch.tensor([[x, y, x + side, y + side] for x, y in corners], dtype=torch.float32)
-    return normalize(_crop_resize(clips.repeat_interleave(3, dim=0), boxes.repeat(n, 1), size))
+    n = clips.shape[0]
+    boxes = torch.tensor(_square_boxes(clips.shape[2], clips.shape[3], three=True), dtype=torch.float32)
+    source = torch.arange(n).repeat_interleave(3)
+    return _to_normalized(resized_crop(clips, boxes.repeat(n, 1), size, source=source))
+
 
 class ClipAugment:
     """Random resized crop, flip, colour jitter, grayscale, blur, normalise (see module doc)."""
@@ -241,51 +333,28 @@ class ClipAugment:
         return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma)
 
     # ---------------------------------------------------------------- apply
-    def apply(self, clips: torch.Tensor, p: AugParams) -> torch.Tensor:
-        """Apply a draw: ``uint8 [N, T, H, W, 3] -> float32 [N, 3, T, size, size]``."""
+    def apply(self, clips: torch.Tensor, p: AugParams, source=None) -> torch.Tensor:
+        """Apply a draw: ``uint8 [M, T, H, W, 3] -> float32 [N, 3, T, size, size]``, view ``i`` made
+        from clip ``source[i]`` (default ``i``; the views of one temporal crop share their frames)."""
         _check(clips)
-        # Branch decisions and the hue matrices come from the params where they were drawn (the
-        # CPU, normally): no device->host sync on a GPU, and the same float64 matrices on every device.
+        # Branch decisions, boxes and colour matrices come from the params where they were drawn
+        # (the CPU, normally): no device->host sync on a GPU, the same float64 maths on every device.
         jitter, gray, blur = _any_jitter(p), bool(p.grayscale.any()), bool((p.sigma > 0).any())
-        mats = _hue_matrices(p.hue) if jitter else None
-        p = p.to(clips.device)
-        x = _crop_resize(clips, p.boxes, self.size)  # [N, 3, T, S, S] in [0, 1]
-        x = torch.where(_bcast(p.flip, x).bool(), x.flip(-1), x)
-        if jitter:
-            x = self._jitter(x, p, mats=mats)
-        if gray:
-            gs = _bcast(p.grayscale, x)
-            x = gs * _grey(x).expand_as(x) + (1 - gs) * x
+        u8 = resized_crop(clips, p.boxes, self.size, flip=p.flip, source=source)
+        m, k = colour_affine(p, jitter=jitter, gray=gray) if (jitter or gray) else (None, None)
+        x = _to_normalized(u8, m, k, clamp=jitter)
         if blur:
-            x = self._blur(x, p.sigma)
-        return normalize(x)
+            x = self._blur(x, p.sigma.to(x.device))
+        return x
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None) -> torch.Tensor:
+        """Draw and apply: one view per clip, or one per entry of ``source`` (see :meth:`apply`)."""
         _check(clips)
-        params = self.draw(clips.shape[0], clips.shape[2], clips.shape[3], generator)
-        return self.apply(clips, params)
+        n = clips.shape[0] if source is None else len(source)
+        params = self.draw(n, clips.shape[2], clips.shape[3], generator)
+        return self.apply(clips, params, source=source)
 
     # -------------------------------------------------------------- helpers
-    @staticmethod
-    def _jitter(x: torch.Tensor, p: AugParams, mats: torch.Tensor | None = None) -> torch.Tensor:
-        if mats is None:
-            if not _any_jitter(p):
-                return x
-            mats = _hue_matrices(p.hue)
-        x = (x * _bcast(p.brightness, x)).clamp_(0, 1)
-        c = _bcast(p.contrast, x)
-        mean = _grey(x).mean(dim=(1, 2, 3, 4), keepdim=True)
-        x = (c * x + (1 - c) * mean).clamp_(0, 1)
-        s = _bcast(p.saturation, x)
-        x = (s * x + (1 - s) * _grey(x)).clamp_(0, 1)
-        mats = mats.to(device=x.device, dtype=x.dtype)
-        if x.device.type == "cpu":
-            return torch.matmul(mats, x.reshape(x.shape[0], 3, -1)).view(x.shape).clamp_(0, 1)
-        # elementwise on a GPU: full fp32 whatever the TF32 matmul setting, so it equals the CPU's
-        m = mats.view(*mats.shape, *([1] * (x.dim() - 2)))
-        return torch.stack([m[:, i, 0] * x[:, 0] + m[:, i, 1] * x[:, 1] + m[:, i, 2] * x[:, 2]
-                            for i in range(3)], dim=1).clamp_(0, 1)
-
     def _blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         n, c, t, h, w = x.shape
         radius = max(1, int(math.ceil(3 * max(self.blur_sigma))))

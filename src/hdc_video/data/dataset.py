@@ -36,7 +36,7 @@ from .sampler import TwoCropSampler, uniform_clips
 log = logging.getLogger("hdc_video.data")
 
 __all__ = ["EpochSampler", "PretrainDataset", "EvalClipDataset", "collate_skip_none",
-           "make_pretrain_loader", "PretrainLoader", "SkipTracker"]
+           "make_pretrain_loader", "PretrainLoader", "SkipTracker", "VIEW_CROP"]
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -134,13 +134,18 @@ class InfoCache:
         return self._info[key]
 
 
+#: temporal crop (0 = c1, 1 = c2) of each view in the sample layout ``[c1a, c1b, c2a, c2b]``
+VIEW_CROP = (0, 0, 1, 1)
+
+
 class PretrainDataset(InfoCache, Dataset):
     """``ds[(i, seed)] -> {"video": float [V, 3, T, S, S], "index": int, "skipped": str}``.
 
     Views are ``[c1a, c1b, c2a, c2b]`` (``views_per_crop=2``) or ``[c1a, c1b, c2a]`` (``1``):
-    both temporal crops are decoded in ONE ``decode`` call (the union of their frames), then all
-    views are augmented in one batched ``augment`` call with a ``torch.Generator`` seeded by
-    ``seed``. ``"index"`` is the video actually used (a replacement when ``i`` failed);
+    both temporal crops are decoded in ONE ``decode`` call (each frame once), then all views are
+    augmented in one ``augment(crops, generator, source=VIEW_CROP[:V])`` call (``crops``: uint8
+    ``[2, T, H, W, 3]``; view ``v`` is made from crop ``source[v]``, so no full-size frame is
+    copied per view) with a ``torch.Generator`` seeded by ``seed``. ``"index"`` is the video actually used (a replacement when ``i`` failed);
     ``"skipped"`` holds one ``path<TAB>reason`` line per video that failed on the way ("" if none;
     a string, so any collate works). A video that failed once is not decoded again in that process
     (its warning is logged once per process); a replacement and its randomness depend on
@@ -194,12 +199,11 @@ class PretrainDataset(InfoCache, Dataset):
             idx1, idx2 = np.minimum(a + steps, n - 1), np.minimum(b + steps, n - 1)
         else:
             idx1, idx2 = s.sample(n, rng)
-        union, inverse = np.unique(np.concatenate([idx1, idx2]), return_inverse=True)
-        frames = self.decoder.decode(path, union)  # uint8 [U, H, W, 3]
-        t = len(idx1)
-        c1, c2 = frames[inverse[:t]], frames[inverse[t:]]
-        clips = torch.stack([c1, c1, c2, c2][: self.num_views])
-        return self.augment(clips, generator)
+        # one decode for both crops (each frame decoded once), returned in crop order: [c1 | c2]
+        frames = self.decoder.decode(path, np.concatenate([idx1, idx2]))  # uint8 [2T, H, W, 3]
+        crops = frames.view(2, len(idx1), *frames.shape[1:])
+        # views [c1a, c1b, c2a(, c2b)] read their crop's frames: no copies of full-size frames
+        return self.augment(crops, generator, source=VIEW_CROP[: self.num_views])
 
     def __getitem__(self, key) -> dict:
         i, seed = key if isinstance(key, (tuple, list)) else (key, key)

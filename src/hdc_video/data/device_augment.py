@@ -37,13 +37,10 @@ from dataclasses import fields
 import torch
 
 from .augment import AugParams, ClipAugment, resize_clips
-from .dataset import PretrainDataset
+from .dataset import VIEW_CROP, PretrainDataset
 
 __all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "views_to_device",
            "VIEW_CROP"]
-
-#: temporal crop of each view in the sample layout ``[c1a, c1b, c2a, c2b]``
-VIEW_CROP = (0, 0, 1, 1)
 _PARAM_FIELDS = tuple(f.name for f in fields(AugParams))
 
 
@@ -55,9 +52,10 @@ def default_raw_size(size: int) -> tuple[int, int]:
 
 
 class RawViews:
-    """Stands in for a ``ClipAugment`` inside ``PretrainDataset.load``: called with the stacked views
-    ``uint8 [V, T, H, W, 3]`` and the sample's generator, it returns the worker half of the device
-    path (the dict described in the module docstring) instead of augmented floats."""
+    """Stands in for a ``ClipAugment`` inside ``PretrainDataset.load``: called with the two temporal
+    crops ``uint8 [2, T, H, W, 3]``, the sample's generator and the views' ``source`` crops, it
+    returns the worker half of the device path (the dict described in the module docstring)
+    instead of augmented floats."""
 
     def __init__(self, augment: ClipAugment, raw_size: tuple[int, int] | None):
         self.augment = augment
@@ -67,14 +65,12 @@ class RawViews:
     def __repr__(self) -> str:
         return f"RawViews({self.augment!r}, raw_size={self.raw_size})"
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        v = clips.shape[0]
-        if not 3 <= v <= 4:
-            raise ValueError(f"expected 3 or 4 views [c1a, c1b, c2a(, c2b)], got {v}")
-        crops = [clips[0:1], clips[2:3]]  # c1, c2: the views of one temporal crop are the same frames
-        if self.raw_size is not None:  # resize each crop from its full-size view (no full-size copy)
-            crops = [resize_clips(c, self.raw_size) for c in crops]
-        raw = torch.cat(crops)
+    def __call__(self, crops: torch.Tensor, generator: torch.Generator, source) -> dict[str, torch.Tensor]:
+        v = len(source)
+        if crops.shape[0] != 2 or tuple(source) != VIEW_CROP[:v] or v < 3:
+            raise ValueError(f"expected crops [c1, c2] and views {VIEW_CROP} (or the first 3), "
+                             f"got {crops.shape[0]} crops and views {tuple(source)}")
+        raw = crops if self.raw_size is None else resize_clips(crops, self.raw_size)
         params = self.augment.draw(v, raw.shape[2], raw.shape[3], generator)
         return {"raw": raw, **{k: getattr(params, k) for k in _PARAM_FIELDS}}
 
@@ -129,7 +125,6 @@ def views_to_device(video: dict[str, torch.Tensor], augment: ClipAugment, device
     if device.type == "cuda" and not raw.is_pinned():
         raw = raw.pin_memory()
     raw = raw.to(device, non_blocking=non_blocking)
-    crop = torch.tensor(VIEW_CROP[:v], device=device)
-    clips = raw.index_select(1, crop).flatten(0, 1)  # [B*V, T, h, w, 3], row = b * V + v
-    out = augment.apply(clips, params)
+    source = [i * 2 + c for i in range(b) for c in VIEW_CROP[:v]]  # view row b * V + v reads crop b * 2 + c
+    out = augment.apply(raw.flatten(0, 1), params, source=source)
     return out.view(b, v, *out.shape[1:])
