@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from conftest import TINY
 from hdc_video.config import build_config
 from hdc_video.train.checkpoint import load_checkpoint
 from hdc_video.train.metrics import read_metrics
-from hdc_video.train.pretrain import Pretrainer, TrainingError, pretrain
+from hdc_video.train.pretrain import Pretrainer, TrainingError, build_model, pretrain
 
 
 def _losses(run):
@@ -80,7 +81,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
 
     monkeypatch.setattr(trainer.model, "forward", poisoned)
     before = None
-    with pytest.raises(TrainingError, match=r"non-finite loss .* at step 3; .*checkpoint.pt \(step 2\)"):
+    with pytest.raises(TrainingError, match=r"non-finite loss at step 3 .*stopping without saving; .*checkpoint.pt \(step 2\)"):
         before = trainer.save  # noqa: F841 - keeps the reference alive for the assertion below
         trainer.run()
     assert load_checkpoint(tmp_path)["step"] == 2
@@ -120,3 +121,21 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
     assert summary["steps"] == 3 and summary["last_loss"] is not None
     rows = read_metrics(tmp_path)
     assert len(rows) == 3 and all(r["loss"] > 0 for r in rows)
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on a CPU needs a C++ compiler")
+def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_bench, tmp_path):
+    """train.compile=true: the same losses as eager (inductor reorders float maths: 1e-4), and the
+    checkpoint loads into a plain, uncompiled model (module.compile() is in place)."""
+    over = TINY + ["train.steps=2", "train.log_every=1"]
+    eager = pretrain(tiny_bench, tmp_path / "eager", overrides=over, progress=False)
+    compiled = pretrain(tiny_bench, tmp_path / "compiled", overrides=over + ["train.compile=true"], progress=False)
+    a, b = _losses(tmp_path / "eager"), _losses(tmp_path / "compiled")
+    assert a.keys() == b.keys() == {1, 2}
+    assert all(abs(a[k] - b[k]) < 1e-4 * abs(a[k]) for k in a), (a, b)
+    state = load_checkpoint(tmp_path / "compiled")
+    assert state["config"]["train"]["compile"] is True
+    plain = build_model(build_config(overrides=over))
+    plain.load_state_dict(state["model"])           # strict: no "_orig_mod." keys
+    assert eager["steps"] == compiled["steps"] == 2

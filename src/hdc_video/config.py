@@ -84,9 +84,10 @@ class TrainConfig:
     channels_last: str = "auto"          # auto (CUDA only) | always | never
     device: str = "auto"                 # auto | cpu | cuda | cuda:N
     ckpt_every: int = 200
-    log_every: int = 1
+    log_every: int = 10                  # metrics + the non-finite check: the step's only host syncs
     seed: int = 0
     sync_bn: bool = False                # DDP on CUDA: SyncBatchNorm (global batch statistics)
+    compile: bool = False                # torch.compile the backbone (in place; checkpoints unchanged)
 
 
 @dataclass
@@ -264,7 +265,7 @@ def validate(cfg: Config) -> None:
 # Keys a resumed run may change; anything else would break exact resumption or the saved state.
 # (train.sync_bn changes no saved state, like the number of processes, which may change too.)
 RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers",
-             "train.sync_bn"}
+             "train.sync_bn", "train.compile"}
 
 
 def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None:

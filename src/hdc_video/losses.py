@@ -35,11 +35,10 @@ def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float) 
     logits = logits.masked_fill(~valid, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     n_pos = pos.sum(1)
-    anchors = n_pos > 0
-    if not bool(anchors.any()):
-        return z.sum() * 0.0
+    anchors = (n_pos > 0).to(log_prob.dtype)
     per_anchor = -log_prob.masked_fill(~pos, 0.0).sum(1) / n_pos.clamp(min=1)
-    return per_anchor[anchors].mean()
+    # the mean over anchors without boolean indexing: no device->host sync (0 when there are none)
+    return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
 
 
 def info_nce(a: Tensor, b: Tensor, temperature: float) -> Tensor:

@@ -172,51 +172,56 @@ def colour_affine(p: AugParams, jitter: bool = True, gray: bool = True):
     return m, k
 
 
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host -> device without a stream sync (a blocking copy would wait for the GPU's queue)."""
+    return x if x.device == device else x.to(device, non_blocking=True)
+
+
 def _to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tensor | None = None,
                    clamp: bool = False, batched: bool | None = None) -> torch.Tensor:
     """``uint8 [N, T, S, S, 3]`` -> ``float32 [N, 3, T, S, S]``: ``normalize(M x/255 + k mu 1)``, the colour
     map fused with the normalisation into one affine pass per clip (``M``, ``k``: :func:`colour_affine`;
     ``None`` = identity), then clamped to the image of [0, 1] when ``clamp``.
 
-    On a CPU one clip at a time (``addmm`` through a clip-sized buffer that stays in cache: two
-    passes over memory instead of five); on a GPU all clips at once, elementwise (fp32 whatever the
-    TF32 setting). ``batched`` forces either (the tests compare them)."""
+    The coefficients are computed where ``M`` and ``k`` are (the CPU, normally) and reach the
+    device in one non-blocking copy. On a CPU one clip at a time (``addmm`` through a clip-sized
+    buffer that stays in cache: two passes over memory instead of five); on a GPU all clips at
+    once, elementwise (fp32 whatever the TF32 setting). ``batched`` forces either (tests)."""
     n, t, s = u8.shape[0], u8.shape[1], u8.shape[2]
     dev = u8.device
-    mean = torch.tensor(MEAN, dtype=torch.float64, device=dev)
-    inv_std = 1.0 / torch.tensor(STD, dtype=torch.float64, device=dev)
-    grey = torch.tensor(_GREY, dtype=torch.float64, device=dev)
-    m = torch.eye(3, dtype=torch.float64, device=dev).expand(n, 3, 3) if m is None else m.to(dev)
-    a = (inv_std[None, :, None] * m / 255).float()                    # [N, 3, 3] on raw values
-    d0 = (-mean * inv_std).float()                                      # [3]
+    host = m.device if m is not None else torch.device("cpu")
+    f64 = dict(dtype=torch.float64, device=host)
+    mean, inv_std = torch.tensor(MEAN, **f64), 1.0 / torch.tensor(STD, **f64)
+    m = torch.eye(3, **f64).expand(n, 3, 3) if m is None else m
     use_mean = k is not None and bool((k != 0).any())
-    c = (k.to(dev)[:, None] * inv_std / 255).float() if use_mean else None  # [N, 3], times g . mean(raw)
-    grey = grey.float()
-    lo, hi = d0.view(3, 1), ((1 - mean) * inv_std).float().view(3, 1)
+    # one packed [N, 3, 7] table: the 3x3 map on raw values | offset d0 | mean coefficient c | grey g
+    c = k.to(**f64)[:, None] * inv_std / 255 if use_mean else torch.zeros(n, 3, **f64)
+    table = torch.cat([inv_std[None, :, None] * m / 255, (-mean * inv_std).expand(n, 3)[..., None],
+                       c[..., None], torch.tensor(_GREY, **f64).expand(n, 3)[..., None]], dim=2).float()
+    table = _to_device(table, dev)
+    a, d0, c, grey = table[..., :3], table[..., 3], table[..., 4], table[0, :, 5]
+    lo, hi = (-mean * inv_std).tolist(), ((1 - mean) * inv_std).tolist()
     if batched is None:
         batched = dev.type != "cpu"
     if batched:
         x = u8.permute(0, 4, 1, 2, 3).float().reshape(n, 3, -1)
-        d = d0.expand(n, 3)
-        if use_mean:
-            d = d + c * (x.mean(dim=2) @ grey)[:, None]
+        d = d0 + c * (x.mean(dim=2) @ grey)[:, None] if use_mean else d0
         y = torch.stack([a[:, i, 0:1] * x[:, 0] + a[:, i, 1:2] * x[:, 1] + a[:, i, 2:3] * x[:, 2]
                          + d[:, i:i + 1] for i in range(3)], dim=1)
         if clamp:
-            y = torch.maximum(torch.minimum(y, hi), lo)
+            y = torch.stack([y[:, i].clamp(lo[i], hi[i]) for i in range(3)], dim=1)
         return y.view(n, 3, t, s, s)
     out = torch.empty((n, 3, t, s, s), dtype=torch.float32, device=dev)
     buf = torch.empty((3, t, s, s), dtype=torch.float32, device=dev)
     flat = buf.view(3, -1)
-    bounds = list(zip(lo.view(3).tolist(), hi.view(3).tolist()))
     for i in range(n):
         buf.copy_(u8[i].permute(3, 0, 1, 2))  # convert + transpose
-        d = d0 if not use_mean else d0 + c[i] * (flat.mean(dim=1) @ grey)
+        d = d0[i] + c[i] * (flat.mean(dim=1) @ grey) if use_mean else d0[i]
         o = out[i].view(3, -1)
         torch.addmm(d[:, None], a[i], flat, out=o)
         if clamp:  # per channel with scalar bounds: ~15x faster than one clamp with tensor bounds
-            for ch, (low, high) in enumerate(bounds):
-                o[ch].clamp_(low, high)
+            for ch in range(3):
+                o[ch].clamp_(lo[ch], hi[ch])
     return out
 
 
@@ -344,7 +349,7 @@ class ClipAugment:
         m, k = colour_affine(p, jitter=jitter, gray=gray) if (jitter or gray) else (None, None)
         x = _to_normalized(u8, m, k, clamp=jitter)
         if blur:
-            x = self._blur(x, p.sigma.to(x.device))
+            x = self._blur(x, _to_device(p.sigma, x.device))
         return x
 
     def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None) -> torch.Tensor:

@@ -44,7 +44,7 @@ from hdc_video.models.registry import build_backbone
 from hdc_video.train.checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.metrics import MetricsLogger
 from hdc_video.train.optim import build_optimizer, build_scheduler
-from hdc_video.train.pretrain import MAX_BAD_GRADS, TrainingError
+from hdc_video.train.guard import NonFiniteGuard, TrainingError
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
@@ -272,6 +272,7 @@ class Finetuner:
             history = [r for r in read_history(self.history_path) if r.get("epoch", 0) <= self.epoch]
         self.history_path.write_text("".join(json.dumps(r) + "\n" for r in history))
         self.metrics = MetricsLogger(self.out, resume_step=self.step)
+        self.guard = NonFiniteGuard(self.device, step_offset=self.step)
         if state is not None:
             set_rng_state(state["rng"])          # last: nothing above may consume the restored RNG
 
@@ -290,7 +291,7 @@ class Finetuner:
         o, dev = self.o, self.device
         self.model.train()
         self.sampler.set_epoch(self.epoch)
-        loss_sum, correct, seen, bad = 0.0, 0, 0, 0
+        loss_sum, correct, seen = 0.0, 0, 0
         start = tick = time.perf_counter()
         bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{o['epochs']}", unit="batch",
                    disable=not self.progress, dynamic_ncols=True)
@@ -299,20 +300,12 @@ class Finetuner:
             with autocast(dev, self.dtype):
                 logits = self.model(x)
             loss = F.cross_entropy(logits.float(), y)
-            if not torch.isfinite(loss):
-                where = f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists() else "no checkpoint yet"
-                raise TrainingError(f"non-finite loss at epoch {self.epoch + 1}, step {self.step + 1}; {where}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
-            if torch.isfinite(grad_norm):
-                self.optimizer.step()
-                bad = 0
-            else:                 # finite loss, non-finite gradient (bf16 on CPU): skip this update
-                bad += 1
-                log.warning("step %d: non-finite gradient norm; update skipped (%d in a row)", self.step + 1, bad)
-                if bad >= MAX_BAD_GRADS:
-                    raise TrainingError(f"{bad} non-finite gradients in a row at step {self.step + 1}; stopping")
+            self.guard.step(self.optimizer, loss, grad_norm)  # skips a non-finite update on the device
+            self.guard.check(lambda: f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists()
+                             else "no checkpoint yet")  # this loop logs (reads) every step anyway
             self.scheduler.step()
             self.step += 1
             n = len(y)

@@ -39,17 +39,14 @@ from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger
 from hdc_video.train.optim import build_optimizer, build_scheduler
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
 CHECKPOINT_FORMAT = "hdc-video/1"
-MAX_BAD_GRADS = 3
-
-
-class TrainingError(RuntimeError):
-    pass
+__all__ = ["MAX_BAD_GRADS", "Pretrainer", "TrainingError", "build_model", "build_pretrain_data", "pretrain"]
 
 
 @dataclass
@@ -117,6 +114,8 @@ class Pretrainer:
         if use_channels_last(t.channels_last, self.device):
             self.model.backbone.to(memory_format=torch.channels_last_3d)
             self.model.backbone_channels_last = True
+        if t.compile:  # in place: the state-dict keys (and so checkpoints) stay those of the plain model
+            self.model.backbone.compile()
         self.optimizer = build_optimizer(self.model, t)
         self.scheduler = build_scheduler(self.optimizer, t)
         self.pos = Position()
@@ -130,6 +129,7 @@ class Pretrainer:
                                            rank=self.rank, world_size=self.world)
         self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else _NoMetrics()
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
+        self.guard = NonFiniteGuard(self.device, step_offset=self.pos.step)
 
     def _wrap(self, model: HDC) -> torch.nn.Module:
         """DDP around ``model`` when distributed (SyncBatchNorm first with ``train.sync_bn``, CUDA only)."""
@@ -185,7 +185,6 @@ class Pretrainer:
         bar = tqdm(total=t.steps, initial=self.pos.step, disable=not (self.progress and self.main), desc="pretrain",
                    unit="step", dynamic_ncols=True)
         first_loss = last_loss = None
-        bad_grads = 0
         tick = time.perf_counter()
         try:
             batches = self._batches()
@@ -193,32 +192,12 @@ class Pretrainer:
                 batch = next(batches)
                 video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
                          if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
-                with autocast(self.device, self.dtype):
-                    loss, logs = self.net(video)   # the global batch's loss, the same on every rank
-                if not torch.isfinite(loss):
-                    where = f"last good checkpoint: {self.last_good} (step {self._ckpt_step()})" if self.last_good \
-                        else "no checkpoint was written yet"
-                    raise TrainingError(f"non-finite loss ({float(loss.detach())}) at step {self.pos.step + 1}; "
-                                        f"stopping without saving; {where}")
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                           t.clip_grad if t.clip_grad > 0 else float("inf"))
-                if torch.isfinite(grad_norm):
-                    self.optimizer.step()
-                    bad_grads = 0
-                else:
-                    # a non-finite gradient with a finite loss: skip this update (like AMP's scaler)
-                    bad_grads += 1
-                    log.warning("step %d: non-finite gradient norm; update skipped (%d in a row)",
-                                self.pos.step + 1, bad_grads)
-                    if bad_grads >= MAX_BAD_GRADS:
-                        raise TrainingError(f"{bad_grads} non-finite gradients in a row at step "
-                                            f"{self.pos.step + 1}; stopping; last good checkpoint: {self.last_good}")
+                loss, grad_norm, logs = self.step(video)
                 self.scheduler.step()
                 self.pos.step += 1
                 self.pos.batch += 1
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
+                    self.guard.check(self._where)         # the step's only host reads are here
                     now = time.perf_counter()
                     n_clips = video.shape[0] * video.shape[1] * t.log_every * self.world
                     row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
@@ -231,6 +210,7 @@ class Pretrainer:
                     bar.set_postfix(loss=f"{row['loss']:.3f}", clips_s=f"{row['clips_per_s']:.0f}")
                 bar.update(1)
                 if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
+                    self.guard.check(self._where)         # never save after a non-finite loss
                     self.save()
                 if kill_at and self.pos.step == kill_at:
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -240,6 +220,25 @@ class Pretrainer:
         self.loader.skips.end_epoch(self.pos.epoch)      # the summary of a partial last epoch
         return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
                 "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed)}
+
+    def step(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """One update: forward, backward, gradient clipping and the guarded optimizer step, with no
+        host sync (tested): a non-finite loss or gradient skips the update on the device and is
+        reported at the next :meth:`NonFiniteGuard.check`. Returns device tensors."""
+        t = self.cfg.train
+        with autocast(self.device, self.dtype):
+            loss, logs = self.net(video)   # the global batch's loss, the same on every rank
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                   t.clip_grad if t.clip_grad > 0 else float("inf"))
+        self.guard.step(self.optimizer, loss, grad_norm)
+        return loss, grad_norm, logs
+
+    def _where(self) -> str:
+        if self.last_good is None:
+            return "no checkpoint was written yet"
+        return f"last good checkpoint: {self.last_good} (step {self._ckpt_step()})"
 
     def _ckpt_step(self) -> int | str:
         try:
