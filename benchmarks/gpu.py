@@ -102,7 +102,7 @@ def synthetic_batches(raw, cfg, batch: int):
         yield {"video": video}
 
 
-def run_phase(model, opt, batches, augment, device, dtype, steps: int, warm: int, max_s: float,
+def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, warm: int, max_s: float,
               clip: float) -> dict:
     from hdc_video.data.device_augment import views_to_device
     from hdc_video.train.runtime import autocast
@@ -120,12 +120,11 @@ def run_phase(model, opt, batches, augment, device, dtype, steps: int, warm: int
         aug.start()
         video = views_to_device(batch["video"], augment, device)
         aug.stop()
-        with autocast(device, dtype):
+        with autocast(device, dtype):  # the trainer's step (Pretrainer.step): guarded, sync-free
             loss, _ = model(video)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
-        opt.step()
+        guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf")))
         C.sync(device)
         t2 = time.perf_counter()
         if i >= warm:
@@ -136,7 +135,38 @@ def run_phase(model, opt, batches, augment, device, dtype, steps: int, warm: int
     mem = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
     return {"steps": done, "step_s": total / max(done, 1), "clips_s": done * b * v / max(total, 1e-9),
             "wait": wait / max(total, 1e-9), "aug": aug_s / max(total, 1e-9), "mem_gib": mem,
-            "loss": float(loss.detach())}
+            "loss": float(loss.detach()), "skipped": guard.check()}
+
+
+def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float, steps: int = 3) -> float:
+    """Host syncs per step (augmentation + step, no logging), counted by CUDA's sync debug mode;
+    NaN on a CPU."""
+    import warnings
+
+    from hdc_video.data.device_augment import views_to_device
+    from hdc_video.train.runtime import autocast
+
+    if device.type != "cuda":
+        return float("nan")
+    batch_list = [next(batches) for _ in range(steps)]
+    C.sync(device)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for batch in batch_list:
+                video = views_to_device(batch["video"], augment, device)
+                with autocast(device, dtype):
+                    loss, _ = model(video)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in seen if "synchroniz" in str(w.message)]
+    for w in syncs[:3]:
+        print(f"  sync: {w.filename}:{w.lineno}: {str(w.message)[:120]}", file=sys.stderr)
+    return len(syncs) / steps
 
 
 def step_flops(model, cfg, device, dtype) -> float:
@@ -158,6 +188,7 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     from hdc_video.config import build_config
     from hdc_video.data.dataset import make_pretrain_loader
     from hdc_video.data.device_augment import RawViewsDataset
+    from hdc_video.train.guard import NonFiniteGuard
     from hdc_video.train.optim import build_optimizer
     from hdc_video.train.pretrain import build_model, build_pretrain_data
     from hdc_video.train.runtime import resolve_precision, use_channels_last
@@ -176,24 +207,30 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
         model.backbone_channels_last = True
     model.train()
     opt = build_optimizer(model, cfg.train)
+    guard = NonFiniteGuard(device)
     flops = step_flops(model, cfg, device, dtype)
+    if a.compile:
+        model.backbone.compile()
     raw = RawViewsDataset(build_pretrain_data(cfg, root))
     t = cfg.train
-    results = {"synthetic": run_phase(model, opt, synthetic_batches(raw, cfg, a.batch_size), raw.clip_augment,
+    synthetic = synthetic_batches(raw, cfg, a.batch_size)
+    results = {"synthetic": run_phase(model, opt, guard, synthetic, raw.clip_augment,
                                       device, dtype, a.steps, a.warm, a.max_seconds, t.clip_grad)}
+    syncs = count_syncs(model, opt, guard, synthetic, raw.clip_augment, device, dtype, t.clip_grad)
     C.repeat_index(raw, (a.real_steps + a.warm + 4 * max(a.workers, 1)) * a.batch_size)
     loader = make_pretrain_loader(raw, a.batch_size, t.seed, a.workers, pin_memory=device.type == "cuda")
-    results["real"] = run_phase(model, opt, iter(loader), raw.clip_augment, device, dtype, a.real_steps,
+    results["real"] = run_phase(model, opt, guard, iter(loader), raw.clip_augment, device, dtype, a.real_steps,
                                 a.warm, a.max_seconds, t.clip_grad)
     del loader
     d = cfg.data
-    label = f"{backbone} {d.clip_len}x{d.size}^2 b{a.batch_size}x{2 + d.views_per_crop}"
+    label = f"{backbone} {d.clip_len}x{d.size}^2 b{a.batch_size}x{2 + d.views_per_crop}" + (
+        " compiled" if a.compile else "")
     prec = "bf16" if dtype is not None else "fp32"
     rows = []
     for phase, r in results.items():
         mfu = flops / r["step_s"] / peak
         rows.append((f"{label} {prec} {phase}", r["steps"], r["clips_s"], r["step_s"], flops / 1e12,
-                     100 * mfu, 100 * r["wait"], 100 * r["aug"], r["mem_gib"]))
+                     100 * mfu, 100 * r["wait"], 100 * r["aug"], r["mem_gib"], syncs, r["skipped"]))
     return rows
 
 
@@ -208,6 +245,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=max(1, min((os.cpu_count() or 2) - 2, 14)))
     ap.add_argument("--videos", type=int, default=64, help="generated 320x240 videos for the real phase")
     ap.add_argument("--device", default="cuda", help="cuda (default) | cpu (to test the script only)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the backbone (as train.compile=true)")
     ap.add_argument("--data", type=Path, default=None, help="where to generate the videos (default: temp)")
     a = ap.parse_args(argv)
     device = torch.device(a.device)
@@ -231,9 +269,11 @@ def main(argv=None) -> int:
     C.table(f"HDC pretraining on {name}: measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; "
             f"{a.workers} loader workers; {time.perf_counter() - t_start:.0f} s in all",
             ["model / phase", "steps", "clips/s", "step s", "TFLOP/step", "MFU %", "data wait %",
-             "augment %", "peak GiB"], rows,
+             "augment %", "peak GiB", "syncs/step", "skipped"], rows,
             notes=["clips = views through the backbone (B x V per step); MFU against the measured matmul peak",
                    "data wait = time blocked on the loader; augment = device augmentation (views_to_device)",
+                   "syncs/step = host syncs in augmentation + step (CUDA sync debug mode; target 0); "
+                   "skipped = updates skipped for a non-finite loss/gradient",
                    C.machine_line()])
     return 0
 

@@ -10,7 +10,9 @@ interleaved round-robin (median per candidate):
 * bare  -- the backbone alone on all B*V clips, loss = mean of the last stage's output;
 * hdc   -- ``build_model`` (HDC: all views, all levels, SC and TC heads, masks, HD-NCE, level
   weights), the same backbone weights;
-* whole -- the ``whole`` baseline (one clip-level contrast c1a <-> c2a: half the views).
+* whole -- the ``whole`` baseline (one clip-level contrast c1a <-> c2a: half the views);
+* hdc compiled (``--compile``) -- hdc with its backbone ``torch.compile``-d (``train.compile=true``;
+  the compilation happens in the untimed warm-up step).
 
 Target: hdc <= 1.10 x bare. whole / hdc is reported as context (whole encodes 2 of the 4 views).
 Precision follows the trainer (``train.precision=auto``: fp32 for CPU training, bf16 on CUDA).
@@ -78,11 +80,19 @@ def measure(backbone: str, a, device) -> tuple:
         "hdc": make_step(hdc, lambda: hdc(video)[0], build_optimizer(hdc, t), t.clip_grad, device, dtype),
         "whole": make_step(whole, lambda: whole(video)[0], build_optimizer(whole, t), t.clip_grad, device, dtype),
     }
+    if a.compile:
+        import copy
+
+        compiled = copy.deepcopy(hdc)
+        compiled.backbone.compile()
+        steps["hdc compiled"] = make_step(compiled, lambda: compiled(video)[0], build_optimizer(compiled, t),
+                                          t.clip_grad, device, dtype)
     sec = C.interleaved(steps, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     shape = f"{backbone} w{cfg.model.width:g} {a.batch_size}x{v}x{d.clip_len}x{d.size}^2"
     prec = "bf16" if dtype is not None else "fp32"
     ratio = sec["hdc"] / sec["bare"]
-    return (f"{shape} {prec}", sec["bare"], sec["hdc"], ratio, sec["whole"], sec["whole"] / sec["hdc"],
+    comp = (sec["hdc compiled"], sec["hdc compiled"] / sec["hdc"]) if a.compile else ("-", "-")
+    return (f"{shape} {prec}", sec["bare"], sec["hdc"], ratio, sec["whole"], sec["whole"] / sec["hdc"], *comp,
             "yes" if ratio <= 1.10 else "no")
 
 
@@ -93,6 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=16, help="videos per step (x V views = clips)")
     ap.add_argument("--rounds", type=int, default=8, help="timed steps per candidate (interleaved)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    ap.add_argument("--compile", action="store_true", help="also time hdc with a torch.compile-d backbone")
     a = ap.parse_args(argv)
     if a.smoke:
         a.batch_size, a.rounds = 2, 1
@@ -102,7 +113,8 @@ def main(argv=None) -> int:
     device = resolve_device(a.device)
     rows = [measure(b, a, device) for b in a.backbones]
     C.table(f"training step, {device.type}, median of {a.rounds} interleaved steps ({a.clock} seconds per step)",
-            ["backbone / clips / precision", "bare s", "hdc s", "hdc/bare", "whole s", "whole/hdc", "<=1.10"],
+            ["backbone / clips / precision", "bare s", "hdc s", "hdc/bare", "whole s", "whole/hdc",
+             "compiled s", "compiled/hdc", "<=1.10"],
             rows, notes=["bare = backbone forward + backward (loss = mean of the last stage) on all views; "
                          "every candidate also runs clip_grad_norm_ + optimizer step",
                          C.machine_line()])
