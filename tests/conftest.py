@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
 from hdc_video.data.synth import generate_benchmark
@@ -18,3 +21,18 @@ def tiny_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench"
     return generate_benchmark(out, digits=3, motions=5, videos_per_class=4, frames=24, size=48, seed=0,
                               test_groups=1, workers=1, progress=False)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface (a process group's MASTER_PORT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def loopback_env() -> dict[str, str]:
+    """Rendezvous on the loopback interface only (never an external one)."""
+    env = {"MASTER_ADDR": "127.0.0.1"}
+    if Path("/sys/class/net/lo").exists():
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    return env

@@ -164,6 +164,27 @@ def test_loader_workers_and_resume(index):
     del loader2
 
 
+@pytest.mark.parametrize("blur", [0.0, 1.0])
+def test_batches_are_written_in_place_and_equal_collated_samples(broken_index, blur):
+    """__getitems__ writes each sample's views into one batch tensor (shared memory in a worker);
+    the batch equals default_collate of the single samples, replacements of broken videos included."""
+    from torch.utils.data import default_collate
+
+    ds = _dataset(broken_index, size=16, blur=blur)
+    keys = [(0, 7), (1, 8), (4, 9), (2, 10)]           # 0 and 1 are the missing and the text file
+    want = default_collate([ds[k] for k in keys])
+    got = ds.__getitems__(keys)
+    assert got["video"].is_contiguous() and got["video"].shape == (4, 4, 3, T, 16, 16)
+    assert torch.equal(got["video"], want["video"]) and torch.equal(got["index"], want["index"])
+    assert got["skipped"] == want["skipped"] and "text.avi" in got["skipped"][1]
+    loader = make_pretrain_loader(ds, batch_size=4, seed=5, workers=1, max_fail_frac=None)
+    batch = next(iter(loader))
+    assert batch["video"].is_shared()                 # built in the worker's shared memory: no copy
+    ref = default_collate([ds[k] for k in list(loader.sampler)[:4]])
+    assert torch.equal(batch["video"], ref["video"])
+    del loader
+
+
 def test_eval_dataset(broken_index, caplog):
     ds = EvalClipDataset(broken_index, PyAVDecoder(), clip_len=T, stride=STRIDE, num_clips=3, size=16)
     item = ds[2]

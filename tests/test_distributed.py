@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from conftest import TINY
+from conftest import TINY, free_port, loopback_env
 from hdc_video.config import ConfigError, build_config, validate_distributed
 from hdc_video.data.dataset import EpochSampler
 from hdc_video.train.checkpoint import load_checkpoint
@@ -40,19 +39,6 @@ SCENARIOS = {  # name -> (extra overrides, BatchNorm in train mode)
     "learned": (["method.weighting=learned"], False),
     "bn_train": ([], True),
 }
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _loopback_env() -> dict[str, str]:
-    env = {"MASTER_ADDR": "127.0.0.1"}
-    if Path("/sys/class/net/lo").exists():
-        env["GLOO_SOCKET_IFNAME"] = "lo"          # never an external interface
-    return env
 
 
 def _inputs():
@@ -88,7 +74,7 @@ def _step(model, net, video) -> dict:
 
 
 def _worker(rank: int, port: int, out: str, bench: str) -> None:
-    os.environ.update(_loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
+    os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     from hdc_video.train import distributed as ddp
@@ -119,7 +105,7 @@ def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_two_ranks_match_one_process(tiny_bench, tmp_path):
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path), str(tiny_bench)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(free_port(), str(tmp_path), str(tiny_bench)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
     video = _inputs()
     for name, (extra, bn_train) in SCENARIOS.items():
@@ -195,7 +181,7 @@ def test_distributed_config_checks():
 
 def _run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **_loopback_env(), **(env or {})})
+                          env={**os.environ, **loopback_env(), **(env or {})})
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
 
@@ -205,7 +191,7 @@ def test_torchrun_pretrain_then_resume_in_one_process(tiny_bench, tmp_path):
     head = ["pretrain", "--data", str(tiny_bench), "--out", str(run), "--no-progress"]
     overrides = [*TINY, "train.ckpt_every=3"]
     _run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-          "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "hdc_video", *head,
+          "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "hdc_video", *head,
           *overrides, "train.steps=3"], env={"OMP_NUM_THREADS": "1"})
     rows = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]                # rank 0 alone logged

@@ -80,9 +80,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
         return (loss * float("nan") if calls["n"] == 3 else loss), logs
 
     monkeypatch.setattr(trainer.model, "forward", poisoned)
-    before = None
     with pytest.raises(TrainingError, match=r"non-finite loss at step 3 .*stopping without saving; .*checkpoint.pt \(step 2\)"):
-        before = trainer.save  # noqa: F841 - keeps the reference alive for the assertion below
         trainer.run()
     assert load_checkpoint(tmp_path)["step"] == 2
 

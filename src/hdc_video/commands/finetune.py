@@ -14,6 +14,9 @@ test video), OUT/history.jsonl (per epoch: train loss/accuracy, validation top-1
 centre clips of the test split), OUT/checkpoint.pt (atomically, every epoch), OUT/metrics.jsonl and
 OUT/tb/ (per step) and OUT/log.txt. --resume continues from OUT/checkpoint.pt with the saved options;
 only --epochs, --num-clips, --crops, --val-clips, --workers and --device may change.
+
+Distributed: torchrun --nproc_per_node N -m hdc_video finetune ... trains with DDP; --batch-size is
+the global batch (divisible by N), rank 0 alone writes OUT; a run resumes under any N.
 """
 
 
@@ -61,9 +64,13 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
+    import os
+
     from hdc_video.eval.finetune import run_finetune
 
-    setup_logging(a.verbose, a.out / "log.txt")
+    main_rank = os.environ.get("RANK", "0") == "0"       # torchrun: only rank 0 writes log.txt and prints
+    setup_logging(a.verbose, a.out / "log.txt" if main_rank else None)
     metrics = run_finetune(a, progress=not a.no_progress)
-    print(json.dumps(metrics, indent=1))
+    if main_rank:
+        print(json.dumps(metrics, indent=1))
     return 0

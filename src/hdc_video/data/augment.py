@@ -178,7 +178,7 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tensor | None = None,
-                   clamp: bool = False, batched: bool | None = None) -> torch.Tensor:
+                   clamp: bool = False, batched: bool | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
     """``uint8 [N, T, S, S, 3]`` -> ``float32 [N, 3, T, S, S]``: ``normalize(M x/255 + k mu 1)``, the colour
     map fused with the normalisation into one affine pass per clip (``M``, ``k``: :func:`colour_affine`;
     ``None`` = identity), then clamped to the image of [0, 1] when ``clamp``.
@@ -186,7 +186,8 @@ def _to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Ten
     The coefficients are computed where ``M`` and ``k`` are (the CPU, normally) and reach the
     device in one non-blocking copy. On a CPU one clip at a time (``addmm`` through a clip-sized
     buffer that stays in cache: two passes over memory instead of five); on a GPU all clips at
-    once, elementwise (fp32 whatever the TF32 setting). ``batched`` forces either (tests)."""
+    once, elementwise (fp32 whatever the TF32 setting). ``batched`` forces either (tests).
+    ``out``: write the result there (a slot of a batch tensor: no later copy) and return it."""
     n, t, s = u8.shape[0], u8.shape[1], u8.shape[2]
     dev = u8.device
     host = m.device if m is not None else torch.device("cpu")
@@ -210,8 +211,11 @@ def _to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Ten
                          + d[:, i:i + 1] for i in range(3)], dim=1)
         if clamp:
             y = torch.stack([y[:, i].clamp(lo[i], hi[i]) for i in range(3)], dim=1)
-        return y.view(n, 3, t, s, s)
-    out = torch.empty((n, 3, t, s, s), dtype=torch.float32, device=dev)
+        return y.view(n, 3, t, s, s) if out is None else out.copy_(y.view(n, 3, t, s, s))
+    if out is None:
+        out = torch.empty((n, 3, t, s, s), dtype=torch.float32, device=dev)
+    elif out.shape != (n, 3, t, s, s) or out.dtype != torch.float32 or not out.is_contiguous():
+        raise ValueError(f"out must be a contiguous float32 {(n, 3, t, s, s)}, got {out.dtype} {tuple(out.shape)}")
     buf = torch.empty((3, t, s, s), dtype=torch.float32, device=dev)
     flat = buf.view(3, -1)
     for i in range(n):
@@ -338,26 +342,30 @@ class ClipAugment:
         return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma)
 
     # ---------------------------------------------------------------- apply
-    def apply(self, clips: torch.Tensor, p: AugParams, source=None) -> torch.Tensor:
+    def apply(self, clips: torch.Tensor, p: AugParams, source=None, out: torch.Tensor | None = None) -> torch.Tensor:
         """Apply a draw: ``uint8 [M, T, H, W, 3] -> float32 [N, 3, T, size, size]``, view ``i`` made
-        from clip ``source[i]`` (default ``i``; the views of one temporal crop share their frames)."""
+        from clip ``source[i]`` (default ``i``; the views of one temporal crop share their frames),
+        written into ``out`` when given (e.g. a sample's slot of a batch tensor)."""
         _check(clips)
         # Branch decisions, boxes and colour matrices come from the params where they were drawn
         # (the CPU, normally): no device->host sync on a GPU, the same float64 maths on every device.
         jitter, gray, blur = _any_jitter(p), bool(p.grayscale.any()), bool((p.sigma > 0).any())
         u8 = resized_crop(clips, p.boxes, self.size, flip=p.flip, source=source)
         m, k = colour_affine(p, jitter=jitter, gray=gray) if (jitter or gray) else (None, None)
-        x = _to_normalized(u8, m, k, clamp=jitter)
+        x = _to_normalized(u8, m, k, clamp=jitter, out=out)
         if blur:
             x = self._blur(x, _to_device(p.sigma, x.device))
+            if out is not None:
+                x = out.copy_(x)
         return x
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None) -> torch.Tensor:
+    def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
         """Draw and apply: one view per clip, or one per entry of ``source`` (see :meth:`apply`)."""
         _check(clips)
         n = clips.shape[0] if source is None else len(source)
         params = self.draw(n, clips.shape[2], clips.shape[3], generator)
-        return self.apply(clips, params, source=source)
+        return self.apply(clips, params, source=source, out=out)
 
     # -------------------------------------------------------------- helpers
     def _blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

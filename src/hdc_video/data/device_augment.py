@@ -101,6 +101,8 @@ class RawViewsDataset(PretrainDataset):
         self.raw_size = raw_size
         self.augment = RawViews(base.augment, raw_size)
 
+    __getitems__ = None  # samples are dicts of uint8 crops + draws: the DataLoader collates them
+
 
 def params_from_batch(video: dict[str, torch.Tensor]) -> AugParams:
     """The collated per-view draws ``[B, V, ...]`` as one :class:`AugParams` over ``B * V`` views."""

@@ -14,6 +14,26 @@ all clips x crops (:func:`average_video_predictions`).
 Outputs (docs/ARCHITECTURE.md, "Evaluation outputs"): ``metrics.json``, ``predictions.csv``,
 ``history.jsonl`` (one row per epoch), plus ``metrics.jsonl`` / ``tb/`` (per-step training log)
 and ``log.txt``.
+
+Dropout draws its mask from a generator keyed by ``(seed, step)`` for the whole (global) batch
+(:class:`GlobalBatchDropout`), so it is part of the run's determinism like the data order.
+
+Distributed (``torchrun --nproc_per_node N -m hdc_video finetune …``; checked by
+``tests/test_finetune_distributed.py``): the process group is joined (NCCL on CUDA, Gloo on CPU,
+:mod:`hdc_video.train.distributed`), ``--batch-size`` stays the *global* batch (it must be
+divisible by N) and rank r trains on the r-th contiguous slice of every global batch
+(:class:`~hdc_video.data.dataset.EpochSampler`), so the global batches, their augmentations and the
+dropout masks are those of one process. The model is wrapped in DistributedDataParallel, whose
+gradient average over equal local batches is the gradient of the global mean loss; the logged loss
+and accuracy are global. BatchNorm normalises with per-rank batch statistics in training (so only
+with BatchNorm in eval mode, or none, is an update exactly the single-process one); DDP keeps
+rank 0's running statistics, which every evaluation first broadcasts to all ranks, so what is
+evaluated is what the checkpoint holds. Evaluation deals the single-process batches of test videos
+round-robin to the ranks and sums the (zero elsewhere) clip logits over the ranks: every rank ends
+with the full ``[videos, views, classes]`` array in index order, bit-identical to one process's.
+Only rank 0 writes (checkpoint, history, metrics, predictions) and shows progress bars; the others
+wait at a barrier after a checkpoint. The checkpoint holds the unwrapped model, so a run resumes
+under any number of processes that divides ``--batch-size``.
 """
 
 from __future__ import annotations
@@ -33,21 +53,26 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from hdc_video.config import ConfigError, TrainConfig, build_config
-from hdc_video.data.dataset import EpochSampler, EvalClipDataset, _worker_init, collate_skip_none
+from hdc_video.data.dataset import EpochSampler, _worker_init
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.errors import DataError
 from hdc_video.data.index import VideoIndex, read_labels_csv, relabel
 from hdc_video.data.indexes import open_index
 from hdc_video.data.supervised import TrainClipDataset, finetune_augment
 from hdc_video.eval.features import clip_settings, load_backbone
+from hdc_video.eval.predict import average_video_predictions, eval_batches, loader_generator, predict_clips
+from hdc_video.models.classifier import FinetuneNet, GlobalBatchDropout
 from hdc_video.models.registry import build_backbone
+from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
-from hdc_video.train.metrics import MetricsLogger
+from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler
 from hdc_video.train.guard import NonFiniteGuard, TrainingError
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
+__all__ = ["DEFAULTS", "FORMAT", "Finetuner", "FinetuneNet", "GlobalBatchDropout", "average_video_predictions",
+           "check_world", "eval_batches", "predict_clips", "run_finetune"]  # (re-exports: the public names of fine-tuning)
+
 FORMAT = "hdc-video-finetune/1"
 
 # Options of a fine-tuning run (None = from the checkpoint / not given).
@@ -59,86 +84,6 @@ DEFAULTS: dict = dict(checkpoint=None, data=None, random_init=False, backbone=No
 # Options a resumed run may change (the rest would break exact resumption).
 RESUMABLE = {"epochs", "num_clips", "crops", "val_clips", "workers", "device"}
 PATHS = ("checkpoint", "data", "labels")
-
-
-class FinetuneNet(nn.Module):
-    """``backbone`` -> global average pool of the last stage -> Dropout -> Linear."""
-
-    def __init__(self, backbone: nn.Module, num_classes: int, dropout: float = 0.5):
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.stage_channels[-1], num_classes)
-        self.channels_last = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        return self.fc(self.dropout(self.backbone(x)[-1].float().mean((2, 3, 4))))
-
-
-def average_video_predictions(clip_logits, labels, k: int = 5) -> tuple[dict[str, float], np.ndarray]:
-    """``clip_logits [V, N, K]`` (N = clips x crops of each video), ``labels [V]`` ->
-    (``top1_clip``, ``top5_clip`` -- every clip x crop scored alone -- and ``top1_video``,
-    ``top5_video`` from the softmax averaged over a video's N views; top-5 is top-min(5, K)),
-    and the video probabilities ``[V, K]``."""
-    logits = torch.as_tensor(np.asarray(clip_logits), dtype=torch.float64)
-    if logits.dim() != 3:
-        raise ValueError(f"clip_logits must be [videos, clips, classes], got {tuple(logits.shape)}")
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    v, n, num_classes = logits.shape
-    kk = min(k, num_classes)
-    probs = logits.softmax(-1)
-    video = probs.mean(1)
-
-    def topk(scores: torch.Tensor, target: torch.Tensor, j: int) -> float:
-        hit = (scores.topk(j, dim=-1).indices == target[:, None]).any(-1)
-        return float(hit.double().mean()) if len(hit) else 0.0
-
-    clip_y = y.repeat_interleave(n)
-    metrics = {"top1_clip": topk(probs.reshape(v * n, -1), clip_y, 1),
-               "top5_clip": topk(probs.reshape(v * n, -1), clip_y, kk),
-               "top1_video": topk(video, y, 1), "top5_video": topk(video, y, kk)}
-    return metrics, video.numpy()
-
-
-def _loader_generator(seed: int) -> torch.Generator:
-    # A private generator keeps DataLoader iterators from consuming the global RNG (dropout's).
-    return torch.Generator().manual_seed(seed)
-
-
-@torch.no_grad()
-def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: int, size: int, num_clips: int,
-                  crops: int, batch_size: int, workers: int, device: torch.device, dtype: torch.dtype | None,
-                  progress: bool = True, desc: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """Logits of every clip x crop of every video: ``float32 [V, num_clips * crops, K]`` and a
-    ``keep`` mask (False for videos that failed to decode; their rows are zero)."""
-    ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size, crops=crops)
-    views = num_clips * crops
-    videos_per_batch = max(1, (2 * batch_size) // views)   # about 2 x batch_size clips per forward
-    loader = DataLoader(ds, batch_size=videos_per_batch, shuffle=False, num_workers=workers,
-                        collate_fn=collate_skip_none, generator=_loader_generator(0),
-                        worker_init_fn=_worker_init if workers > 0 else None)
-    was_training, out, keep = model.training, None, np.zeros(len(index), dtype=bool)
-    model.eval()
-    for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress, dynamic_ncols=True, leave=False):
-        if batch is None:
-            continue
-        video, idx = batch["video"].to(device, non_blocking=True), batch["index"].numpy()
-        with autocast(device, dtype):
-            logits = model(video.flatten(0, 1)).float()
-        logits = logits.view(len(idx), views, -1).cpu().numpy()
-        if out is None:
-            out = np.zeros((len(index), views, logits.shape[-1]), dtype=np.float32)
-        out[idx] = logits
-        keep[idx] = True
-    model.train(was_training)
-    if out is None:
-        raise DataError(f"{index.root}: no test video could be decoded")
-    if (~keep).any():
-        log.warning("%d of %d videos could not be decoded and are left out of the evaluation",
-                    int((~keep).sum()), len(index))
-    return out, keep
 
 
 def read_history(path: Path) -> list[dict]:
@@ -197,6 +142,19 @@ def _validate(o: dict) -> None:
         raise ConfigError("--crops is 1 or 3, --optimizer sgd or adamw, --precision auto, bf16 or fp32")
 
 
+def check_world(o: dict, world: int, device: torch.device) -> None:
+    """Checks that need the process count (torchrun): ``--batch-size`` is the global batch, split
+    evenly over the processes, and each process computes on its own GPU (``device`` as resolved
+    from ``--device``, before :func:`~hdc_video.train.distributed.local_device`). Every rank
+    raises alike (none is left waiting in a collective)."""
+    if world > 1 and o["batch_size"] % world:
+        raise ConfigError(f"--batch-size {o['batch_size']} (the global batch) is not divisible by the {world} "
+                          f"processes")
+    if world > 1 and device.type == "cuda" and device.index is not None:
+        raise ConfigError(f"--device {device} under torchrun: pass --device cuda (or auto), each process takes "
+                          f"GPU LOCAL_RANK")
+
+
 def load_split(o: dict) -> tuple[VideoIndex, VideoIndex]:
     """Train and test index of the split, relabelled with ``--labels`` / ``--label-column``."""
     train = open_index(o["data"], split=o["split"], subset="train")
@@ -231,17 +189,26 @@ def build_network(o: dict, state: dict | None, num_classes: int) -> tuple[Finetu
 
 
 class Finetuner:
-    """One fine-tuning run in ``out`` (fresh, or resumed from ``state``)."""
+    """One fine-tuning run in ``out`` (fresh, or resumed from ``state``).
+
+    ``self.model`` is the plain :class:`FinetuneNet` (what checkpoints hold and what evaluates);
+    ``self.net`` is what the training step calls: ``self.model``, or its DDP wrapper under torchrun."""
 
     def __init__(self, o: dict, out: Path, state: dict | None = None, progress: bool = True):
         self.o, self.out, self.progress = o, Path(out), progress
+        device = resolve_device(o["device"])
+        ddp.init_distributed(device)                    # no-op outside torchrun
+        self.device = ddp.local_device(device)
+        self.rank, self.world = ddp.rank(), ddp.world_size()
+        self.main = self.rank == 0
+        check_world(o, self.world, device)
         torch.manual_seed(o["seed"])
         self.train_index, self.test_index = load_split(o)
         self.classes = list(self.train_index.classes)
         if state is not None and list(state["classes"]) != self.classes:
             raise CheckpointError(f"{self.ckpt_path}: was trained on other classes than {o['data']} now lists")
         self.model, self.backbone_cfg = build_network(o, state, len(self.classes))
-        self.device = resolve_device(o["device"])
+        self.model.dropout.shard(self.rank, self.world)
         self.dtype = resolve_precision(o["precision"], self.device, training=True)
         self.eval_dtype = resolve_precision(o["precision"], self.device, training=False)
         self.model.to(self.device)
@@ -250,12 +217,13 @@ class Finetuner:
             self.model.channels_last = True
         ds = TrainClipDataset(self.train_index, make_decoder("auto"), o["clip_len"], o["stride"], finetune_augment(o["size"]))
         self.dataset = ds
-        self.sampler = EpochSampler(len(ds), o["batch_size"], seed=o["seed"])
+        self.sampler = EpochSampler(len(ds), o["batch_size"], seed=o["seed"], rank=self.rank, world_size=self.world)
         w = o["workers"]
-        self.loader = DataLoader(ds, batch_size=o["batch_size"], sampler=self.sampler, drop_last=True, num_workers=w,
+        self.loader = DataLoader(ds, batch_size=self.sampler.local_batch, sampler=self.sampler, drop_last=True,
+                                 num_workers=w,
                                  persistent_workers=w > 0, pin_memory=self.device.type == "cuda",
                                  worker_init_fn=_worker_init if w > 0 else None,
-                                 generator=_loader_generator(o["seed"]))
+                                 generator=loader_generator(o["seed"]))
         bpe = self.sampler.batches_per_epoch
         self.tcfg = TrainConfig(steps=o["epochs"] * bpe, batch_size=o["batch_size"], optimizer=o["optimizer"],
                                 lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"],
@@ -270,50 +238,75 @@ class Finetuner:
             self.scheduler.load_state_dict(state["scheduler"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
             history = [r for r in read_history(self.history_path) if r.get("epoch", 0) <= self.epoch]
-        self.history_path.write_text("".join(json.dumps(r) + "\n" for r in history))
-        self.metrics = MetricsLogger(self.out, resume_step=self.step)
+        if self.main:
+            self.history_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+        self.metrics = MetricsLogger(self.out, resume_step=self.step) if self.main else NullMetrics()
+        self.net = self._wrap(self.model)
         self.guard = NonFiniteGuard(self.device, step_offset=self.step)
         if state is not None:
             set_rng_state(state["rng"])          # last: nothing above may consume the restored RNG
+
+    def _wrap(self, model: FinetuneNet) -> nn.Module:
+        """DDP around ``model`` when distributed (it broadcasts rank 0's weights and buffers now)."""
+        if self.world == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _sync_buffers(self) -> None:
+        """Rank 0's buffers (BatchNorm running statistics) on every rank: in training each rank's last
+        forward updated its own; rank 0's are the ones DDP keeps and the checkpoint holds."""
+        if self.world > 1:
+            for b in self.model.buffers():
+                torch.distributed.broadcast(b, src=0)
 
     @property
     def ckpt_path(self) -> Path:
         return self.out / "checkpoint.pt"
 
     def save(self) -> Path:
-        return save_atomic({"format": FORMAT, "config": self.backbone_cfg, "args": dict(self.o),
-                            "classes": self.classes, "epoch": self.epoch, "step": self.step,
-                            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                            "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                            "stage_channels": list(self.model.backbone.stage_channels)}, self.ckpt_path)
+        """Rank 0 writes the checkpoint (the unwrapped model); every rank waits until it is on disk."""
+        if self.main:
+            save_atomic({"format": FORMAT, "config": self.backbone_cfg, "args": dict(self.o),
+                         "classes": self.classes, "epoch": self.epoch, "step": self.step,
+                         "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
+                         "stage_channels": list(self.model.backbone.stage_channels)}, self.ckpt_path)
+        ddp.barrier()
+        return self.ckpt_path
 
     def train_epoch(self) -> dict:
         o, dev = self.o, self.device
-        self.model.train()
+        self.net.train()
         self.sampler.set_epoch(self.epoch)
         loss_sum, correct, seen = 0.0, 0, 0
         start = tick = time.perf_counter()
         bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{o['epochs']}", unit="batch",
-                   disable=not self.progress, dynamic_ncols=True)
+                   disable=not (self.progress and self.main), dynamic_ncols=True)
         for batch in bar:
             x, y = batch["video"].to(dev, non_blocking=True), batch["label"].to(dev, non_blocking=True)
+            self.model.dropout.set_key(o["seed"], self.step)   # the global batch's mask, whatever the ranks
             with autocast(dev, self.dtype):
-                logits = self.model(x)
+                logits = self.net(x)
             loss = F.cross_entropy(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()              # DDP: the gradient averaged over the ranks = that of the global loss
+            # the global batch's mean loss (equal local batches) and hits: the same on every rank, so the
+            # guard skips (or stops) on all of them alike
+            stats = ddp.all_reduce_sum(torch.stack([loss.detach(), (logits.detach().argmax(-1) == y).sum().float()]))
+            glob_loss = stats[0] / self.world
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
-            self.guard.step(self.optimizer, loss, grad_norm)  # skips a non-finite update on the device
+            self.guard.step(self.optimizer, glob_loss, grad_norm)  # skips a non-finite update on the device
             self.guard.check(lambda: f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists()
                              else "no checkpoint yet")  # this loop logs (reads) every step anyway
             self.scheduler.step()
             self.step += 1
-            n = len(y)
-            loss_sum += float(loss.detach()) * n
-            correct += int((logits.detach().argmax(-1) == y).sum())
+            n = len(y) * self.world
+            loss_sum += float(glob_loss) * n
+            correct += int(stats[1])
             seen += n
             now = time.perf_counter()
-            self.metrics.log(self.step, {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
+            self.metrics.log(self.step, {"loss": float(glob_loss), "lr": self.scheduler.get_last_lr()[0],
                                          "grad_norm": float(grad_norm), "epoch": self.epoch + 1,
                                          "clips_per_s": n / max(now - tick, 1e-9)})
             tick = now
@@ -325,10 +318,12 @@ class Finetuner:
                 "time_s": round(time.perf_counter() - start, 3)}
 
     def evaluate(self, num_clips: int, crops: int, desc: str) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Metrics, video probabilities and ``keep`` mask of the test split (the same on every rank)."""
         o = self.o
+        self._sync_buffers()
         logits, keep = predict_clips(self.model, self.test_index, o["clip_len"], o["stride"], o["size"], num_clips,
                                      crops, o["batch_size"], o["workers"], self.device, self.eval_dtype,
-                                     self.progress, desc)
+                                     self.progress and self.main, desc)
         metrics, probs = average_video_predictions(logits[keep], self.test_index.labels[keep])
         return metrics, probs, keep
 
@@ -341,8 +336,9 @@ class Finetuner:
                 if o["val_clips"] > 0:
                     m, _, _ = self.evaluate(o["val_clips"], 1, "validate")
                     row.update(val_top1=m["top1_video"], val_top1_clip=m["top1_clip"])
-                with self.history_path.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                if self.main:
+                    with self.history_path.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
                 self.save()
                 log.info("epoch %d/%d: train loss %.4f acc %.3f%s", self.epoch, o["epochs"], row["train_loss"],
                          row["train_acc"], f", val top-1 {row['val_top1']:.3f}" if "val_top1" in row else "")
@@ -353,14 +349,16 @@ class Finetuner:
         return self.test()
 
     def test(self) -> dict:
+        """The final test; every rank returns the metrics, rank 0 writes them."""
         o = self.o
         metrics, probs, keep = self.evaluate(o["num_clips"], o["crops"], "test")
         kept = [e for e, k in zip(self.test_index, keep) if k]
-        with (self.out / "predictions.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "label", "pred"])
-            for e, p in zip(kept, probs.argmax(-1)):
-                w.writerow([e.rel, self.classes[e.label], self.classes[int(p)]])
+        if self.main:
+            with (self.out / "predictions.csv").open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["path", "label", "pred"])
+                for e, p in zip(kept, probs.argmax(-1)):
+                    w.writerow([e.rel, self.classes[e.label], self.classes[int(p)]])
         crop = "1 centre crop" if o["crops"] == 1 else "3 crops (left/centre/right of the long side)"
         init = "random init" if o["random_init"] else "pretrained"
         out = {
@@ -377,15 +375,26 @@ class Finetuner:
             "train_videos": len(self.train_index), "test_videos": int(keep.sum()),
             "skipped_test_videos": int((~keep).sum()), "clips_per_video": o["num_clips"], "crops": o["crops"],
         }
-        (self.out / "metrics.json").write_text(json.dumps(out, indent=1))
+        if self.main:
+            (self.out / "metrics.json").write_text(json.dumps(out, indent=1))
+        ddp.barrier()
         return out
 
 
 def run_finetune(a, progress: bool = True) -> dict:
-    """``hdc finetune`` from an argparse namespace (attributes named like :data:`DEFAULTS`)."""
+    """``hdc finetune`` from an argparse namespace (attributes named like :data:`DEFAULTS`).
+
+    Under ``torchrun`` every rank runs this; all of them read the checkpoint to resume from, only
+    rank 0 writes into ``out``."""
     out = Path(a.out)
     opts, state = resolve_options({k: getattr(a, k, None) for k in DEFAULTS}, out, bool(a.resume))
-    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(opts["device"])
+    if ddp.init_distributed(device) and not ddp.is_main():
+        logging.getLogger("hdc_video").setLevel(logging.WARNING)    # rank 0 tells the story
+    check_world(opts, ddp.world_size(), device)
+    ddp.barrier()                       # every rank has checked `out` before rank 0 writes into it
+    if ddp.is_main():
+        out.mkdir(parents=True, exist_ok=True)
     trainer = Finetuner(opts, out, state, progress=progress)
     if state is not None:
         log.info("resuming %s after epoch %d of %d", out, trainer.epoch, opts["epochs"])

@@ -54,3 +54,13 @@ class MetricsLogger:
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(ln) for ln in path.read_text().splitlines() if _step(ln) != float("inf")]
+
+
+class NullMetrics:
+    """The metrics logger of ranks other than 0: they write nothing."""
+
+    def log(self, step, values) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -40,7 +40,7 @@ from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
-from hdc_video.train.metrics import MetricsLogger
+from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
@@ -72,16 +72,6 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
 
 def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(v) for k, v in logs.items()}
-
-
-class _NoMetrics:
-    """The metrics logger of ranks other than 0: they write nothing."""
-
-    def log(self, step, values) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Pretrainer:
@@ -127,7 +117,7 @@ class Pretrainer:
                                            pin_memory=self.device.type == "cuda",
                                            max_fail_frac=cfg.data.max_fail_frac,
                                            rank=self.rank, world_size=self.world)
-        self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else _NoMetrics()
+        self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else NullMetrics()
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
         self.guard = NonFiniteGuard(self.device, step_offset=self.pos.step)
 
