@@ -102,6 +102,10 @@ def synthetic_batches(raw, cfg, batch: int):
         yield {"video": video}
 
 
+def _max_norm(clip: float) -> float:
+    return clip if clip > 0 else float("inf")  # train.clip_grad = 0 disables clipping
+
+
 def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, warm: int, max_s: float,
               clip: float) -> dict:
     from hdc_video.data.device_augment import views_to_device
@@ -124,7 +128,7 @@ def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, wa
             loss, _ = model(video)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf")))
+        guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), _max_norm(clip)))
         C.sync(device)
         t2 = time.perf_counter()
         if i >= warm:
@@ -160,7 +164,7 @@ def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float,
                     loss, _ = model(video)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+                guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), _max_norm(clip)))
         finally:
             torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in seen if "synchroniz" in str(w.message)]
@@ -217,11 +221,12 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     results = {"synthetic": run_phase(model, opt, guard, synthetic, raw.clip_augment,
                                       device, dtype, a.steps, a.warm, a.max_seconds, t.clip_grad)}
     syncs = count_syncs(model, opt, guard, synthetic, raw.clip_augment, device, dtype, t.clip_grad)
-    C.repeat_index(raw, (a.real_steps + a.warm + 4 * max(a.workers, 1)) * a.batch_size)
-    loader = make_pretrain_loader(raw, a.batch_size, t.seed, a.workers, pin_memory=device.type == "cuda")
-    results["real"] = run_phase(model, opt, guard, iter(loader), raw.clip_augment, device, dtype, a.real_steps,
-                                a.warm, a.max_seconds, t.clip_grad)
-    del loader
+    if a.real_steps > 0:
+        C.repeat_index(raw, (a.real_steps + a.warm + 4 * max(a.workers, 1)) * a.batch_size)
+        loader = make_pretrain_loader(raw, a.batch_size, t.seed, a.workers, pin_memory=device.type == "cuda")
+        results["real"] = run_phase(model, opt, guard, iter(loader), raw.clip_augment, device, dtype, a.real_steps,
+                                    a.warm, a.max_seconds, t.clip_grad)
+        del loader
     d = cfg.data
     label = f"{backbone} {d.clip_len}x{d.size}^2 b{a.batch_size}x{2 + d.views_per_crop}" + (
         " compiled" if a.compile else "")
@@ -239,7 +244,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backbones", nargs="+", default=["r3d_18", "r2plus1d_18"])
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=200, help="timed synthetic steps per backbone")
-    ap.add_argument("--real-steps", type=int, default=100, help="timed steps with real decoding")
+    ap.add_argument("--real-steps", type=int, default=100, help="timed steps with real decoding (0: skip)")
     ap.add_argument("--warm", type=int, default=10, help="untimed steps at the start of each phase")
     ap.add_argument("--max-seconds", type=float, default=50.0, help="stop a phase after this long")
     ap.add_argument("--workers", type=int, default=max(1, min((os.cpu_count() or 2) - 2, 14)))

@@ -128,8 +128,9 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
     m, t, h, w, _ = clips.shape
     rows = [[int(round(v)) for v in b] for b in boxes.tolist()]
     n = len(rows)
-    source = list(range(n)) if source is None else [int(s) for s in (source.tolist() if torch.is_tensor(source) else source)]
-    flips = [False] * n if flip is None else [bool(f) for f in (flip.tolist() if torch.is_tensor(flip) else flip)]
+    listed = lambda v: v.tolist() if torch.is_tensor(v) else list(v)  # noqa: E731 - host values
+    source = list(range(n)) if source is None else [int(s) for s in listed(source)]
+    flips = [False] * n if flip is None else [bool(f) for f in listed(flip)]
     if len(source) != n or len(flips) != n or not all(0 <= s < m for s in source):
         raise ValueError(f"resized_crop: {n} boxes, {len(source)} sources (of {m} clips), {len(flips)} flips")
     out = torch.empty((n, t, size, size, 3), dtype=torch.uint8, device=clips.device)

@@ -145,7 +145,8 @@ class PretrainDataset(InfoCache, Dataset):
     both temporal crops are decoded in ONE ``decode`` call (each frame once), then all views are
     augmented in one ``augment(crops, generator, source=VIEW_CROP[:V])`` call (``crops``: uint8
     ``[2, T, H, W, 3]``; view ``v`` is made from crop ``source[v]``, so no full-size frame is
-    copied per view) with a ``torch.Generator`` seeded by ``seed``. ``"index"`` is the video actually used (a replacement when ``i`` failed);
+    copied per view) with a ``torch.Generator`` seeded by ``seed``. ``"index"`` is the video
+    actually used (a replacement when ``i`` failed);
     ``"skipped"`` holds one ``path<TAB>reason`` line per video that failed on the way ("" if none;
     a string, so any collate works). A video that failed once is not decoded again in that process
     (its warning is logged once per process); a replacement and its randomness depend on

@@ -70,8 +70,9 @@ from hdc_video.train.guard import NonFiniteGuard, TrainingError
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
+# FinetuneNet, GlobalBatchDropout, average_video_predictions, eval_batches, predict_clips: re-exported
 __all__ = ["DEFAULTS", "FORMAT", "Finetuner", "FinetuneNet", "GlobalBatchDropout", "average_video_predictions",
-           "check_world", "eval_batches", "predict_clips", "run_finetune"]  # (re-exports: the public names of fine-tuning)
+           "check_world", "eval_batches", "predict_clips", "run_finetune"]
 
 FORMAT = "hdc-video-finetune/1"
 
