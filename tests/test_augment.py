@@ -236,3 +236,18 @@ def test_gpu_arithmetic_equals_cpu_arithmetic():
         a = _to_normalized(clips, *args, batched=True)
         b = _to_normalized(clips, *args, batched=False)
         assert torch.allclose(a, b, atol=2e-6, rtol=0)
+
+
+def test_cpu_blur_equals_the_gpu_style_grouped_convolution():
+    """The CPU's per-clip shifted-sum blur equals the batched grouped convolution (the GPU's), run
+    on the CPU; sigma 0 leaves a clip untouched."""
+    aug = ClipAugment(20, blur=1.0, blur_sigma=(0.1, 2.0))
+    x = torch.randn(4, 3, 3, 20, 20, generator=torch.Generator().manual_seed(2))
+    sigma = torch.tensor([0.3, 0.0, 1.2, 2.0])
+    a = aug._blur(x, sigma, batched=False)
+    b = aug._blur(x, sigma, batched=True)
+    assert torch.allclose(a, b, atol=2e-6, rtol=0)
+    assert torch.equal(a[1], x[1]) and not torch.allclose(a[3], x[3], atol=0.1)
+    # in place (what apply does on a CPU) gives the same result
+    y = x.clone()
+    assert aug._blur(y, sigma, batched=False, inplace=True) is y and torch.equal(y, a)
