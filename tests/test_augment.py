@@ -251,3 +251,21 @@ def test_cpu_blur_equals_the_gpu_style_grouped_convolution():
     # in place (what apply does on a CPU) gives the same result
     y = x.clone()
     assert aug._blur(y, sigma, batched=False, inplace=True) is y and torch.equal(y, a)
+
+
+def test_gpu_resize_arithmetic_is_within_one_level_of_the_cpu_kernel():
+    """The GPU's resize (float, round: torchvision's GPU arithmetic) against torch's uint8 CPU
+    kernel, both run on the CPU: at most one level apart; after the colour gains (up to ~2x) the
+    normalised views stay within the bounds the CUDA test asserts."""
+    from hdc_video.data.augment import _to_normalized
+
+    clips = _smooth_clips(3, 4, 40, 52, seed=6)
+    aug = ClipAugment(24, scale=(0.08, 1.0), jitter=1.0, grayscale=0.3)
+    p = aug.draw(6, 40, 52, torch.Generator().manual_seed(8))
+    source = [0, 0, 1, 1, 2, 2]
+    a = resized_crop(clips, p.boxes, 24, p.flip, source, kernel="uint8")
+    b = resized_crop(clips, p.boxes, 24, p.flip, source, kernel="float")
+    assert int((a.int() - b.int()).abs().max()) <= 1
+    m, k = colour_affine(p)
+    d = (_to_normalized(a, m, k, clamp=True) - _to_normalized(b, m, k, clamp=True)).abs()
+    assert float(d.max()) < 0.15 and float(d.mean()) < 5e-3

@@ -107,18 +107,34 @@ def test_bad_input_is_refused(tiny_bench):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_equals_cpu_for_the_same_draw(tiny_bench):
+    """Stage by stage: the resize rounds to uint8 from torch's uint8 kernel (CPU) or float
+    (GPU, torchvision's own GPU arithmetic), so a pixel may differ by one level; given the same
+    uint8 crops, the colour pass and the blur agree to float rounding; end to end the one-level
+    differences pass through the colour gains (brightness x contrast up to ~2)."""
+    from hdc_video.data.augment import _to_normalized, colour_affine, resized_crop
+
     raw = RawViewsDataset(_base(tiny_bench), raw_size=(40, 52))
     loader = make_pretrain_loader(raw, batch_size=4, seed=1, workers=0, pin_memory=True)
     batch = next(iter(loader))["video"]
     assert batch["raw"].is_pinned()
-    cpu = views_to_device(batch, raw.clip_augment, "cpu")
-    gpu = views_to_device(batch, raw.clip_augment, "cuda")
+    p = params_from_batch(batch)
+    clips = batch["raw"].flatten(0, 1)
+    source = [i * 2 + c for i in range(4) for c in VIEW_CROP]
+    u_cpu = resized_crop(clips, p.boxes, SIZE, p.flip, source)
+    u_gpu = resized_crop(clips.cuda(), p.boxes, SIZE, p.flip, source).cpu()
+    assert int((u_cpu.int() - u_gpu.int()).abs().max()) <= 1
+    m, k = colour_affine(p)
+    x_cpu = _to_normalized(u_cpu, m, k, clamp=True)
+    x_gpu = _to_normalized(u_cpu.cuda(), m, k, clamp=True)
+    assert torch.allclose(x_gpu.cpu(), x_cpu, atol=1e-5, rtol=0)
+    aug = raw.clip_augment
+    assert torch.allclose(aug._blur(x_gpu, p.sigma.cuda()).cpu(), aug._blur(x_cpu, p.sigma), atol=1e-5, rtol=0)
+    cpu = views_to_device(batch, aug, "cpu")
+    gpu = views_to_device(batch, aug, "cuda")
     torch.cuda.synchronize()
     assert gpu.device.type == "cuda"
-    # the resize rounds to uint8 on both devices, from torch's uint8 kernel (CPU) or float (GPU,
-    # torchvision's own GPU arithmetic): a pixel may differ by one level, 1/255/STD < 0.019
     diff = (gpu.cpu() - cpu).abs()
-    assert float(diff.max()) < 0.019 and float(diff.mean()) < 2e-3, (float(diff.max()), float(diff.mean()))
+    assert float(diff.max()) < 0.15 and float(diff.mean()) < 5e-3, (float(diff.max()), float(diff.mean()))
     # an unpinned batch is pinned on the way and gives the same result
     unpinned = {k: v.clone() for k, v in batch.items()}
-    assert torch.equal(views_to_device(unpinned, raw.clip_augment, "cuda"), gpu)
+    assert torch.equal(views_to_device(unpinned, aug, "cuda"), gpu)

@@ -83,3 +83,34 @@ def test_an_optimizer_that_is_not_fused_falls_back_to_a_host_check():
     assert torch.equal(before, model.weight) and guard.check() == 1
     _step(model, opt, guard, 1.0)
     assert not torch.equal(before, model.weight)
+
+
+def test_a_skipped_first_sgd_step_leaves_clean_momentum():
+    """Fused SGD would create its momentum buffers uninitialised on a first step it then skips;
+    build_optimizer starts them at zero, so the next good step is a clean first step."""
+    torch.manual_seed(0)
+    junk = [torch.full((4096,), float("nan")) for _ in range(8)]  # freed memory full of NaN
+    del junk
+    model, opt = _setup("sgd")
+    fresh_model, fresh_opt = _setup("sgd")
+    fresh_model.load_state_dict(model.state_dict())
+    guard = NonFiniteGuard("cpu")
+    _step(model, opt, guard, float("inf"))        # the very first step: skipped
+    assert guard.check() == 1
+    _step(model, opt, guard, 1.0)
+    _step(fresh_model, fresh_opt, NonFiniteGuard("cpu"), 1.0)
+    for a, b in zip(model.parameters(), fresh_model.parameters()):
+        assert torch.isfinite(a).all() and torch.equal(a, b)
+    buf = [s["momentum_buffer"] for s in opt.state.values()]
+    assert all(torch.isfinite(m).all() for m in buf)
+
+
+def test_loading_a_non_fused_state_keeps_the_optimizer_fused():
+    from hdc_video.train.optim import load_optimizer_state
+
+    model, opt = _setup("adamw")
+    state = build_optimizer(model, TrainConfig(optimizer="adamw", lr=0.1)).state_dict()
+    for g in state["param_groups"]:
+        g["fused"] = None                          # what an older, non-fused checkpoint holds
+    load_optimizer_state(opt, state)
+    assert all(g["fused"] for g in opt.param_groups)

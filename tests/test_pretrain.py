@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import TINY
-from hdc_video.config import build_config
+from hdc_video.config import ConfigError, build_config
 from hdc_video.train.checkpoint import load_checkpoint
 from hdc_video.train.metrics import read_metrics
 from hdc_video.train.pretrain import Pretrainer, TrainingError, build_model, pretrain
@@ -119,6 +119,13 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
     assert summary["steps"] == 3 and summary["last_loss"] is not None
     rows = read_metrics(tmp_path)
     assert len(rows) == 3 and all(r["loss"] > 0 for r in rows)
+    # data.raw_size: the frames' size before cropping on the device path
+    cfg = build_config(overrides=TINY + ["data.augment_on=device", "data.raw_size=36x44"])
+    trainer = Pretrainer(cfg, tiny_bench, tmp_path / "sized", progress=False)
+    assert trainer.dataset.raw_size == (36, 44)
+    assert next(iter(trainer.loader))["video"]["raw"].shape[-3:-1] == (36, 44)
+    with pytest.raises(ConfigError, match="data.raw_size must be auto, native or HxW"):
+        build_config(overrides=["data.raw_size=big"])
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,

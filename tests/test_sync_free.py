@@ -70,7 +70,7 @@ def test_the_probe_sees_host_reads():
 
 def test_pretrain_step_has_no_host_sync(tiny_bench, tmp_path):
     for method in ("hdc", "whole"):
-        cfg = build_config([method], TINY + ["train.steps=3"])
+        cfg = build_config([method], TINY + ["train.steps=3", "train.device=cpu"])  # (the worker path)
         trainer = Pretrainer(cfg, tiny_bench, tmp_path / method, progress=False)
         batch = next(iter(trainer.loader))["video"]
         trainer.step(batch)  # warm-up (lazy optimizer state)

@@ -6,6 +6,8 @@ An unknown key, a value of the wrong type or a value outside its choices is a on
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import types
 import typing
@@ -64,6 +66,7 @@ class DataConfig:
     blur: float = 0.0
     workers: int = 2
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
+    raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
     short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last
     min_frames: int = 4                  # fewer decodable frames than this: skipped as broken
     max_fail_frac: float = 0.05          # more failed videos than this fraction: abort (a wrong path/codec)
@@ -246,6 +249,8 @@ def validate(cfg: Config) -> None:
                           "method.head_hidden >= 0")
     if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < 0:
         raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1] and data.workers >= 0")
+    if d.raw_size not in ("auto", "native") and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", d.raw_size):
+        raise ConfigError(f"data.raw_size must be auto, native or HxW (e.g. 128x228), got {d.raw_size!r}")
     if t.log_every < 1 or t.ckpt_every < 1 or t.warmup_steps < 0:
         raise ConfigError("train.log_every and train.ckpt_every must be >= 1, train.warmup_steps >= 0")
     if m.temperature <= 0:

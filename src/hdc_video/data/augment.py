@@ -115,7 +115,7 @@ def _check(clips: torch.Tensor) -> None:
 
 
 def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
-                 source=None) -> torch.Tensor:
+                 source=None, kernel: str | None = None) -> torch.Tensor:
     """Crop + resize + mirror in uint8: ``uint8 [M, T, H, W, 3] -> uint8 [N, T, size, size, 3]``.
 
     Output ``i`` is clip ``source[i]`` (default ``i``) cropped to ``boxes[i]`` (integer
@@ -123,7 +123,9 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
     torchvision's ``resized_crop(..., antialias=True)`` does on a uint8 tensor, and mirrored
     left-right where ``flip[i]``. ``boxes``/``flip``/``source`` are read on the host: pass CPU
     tensors (or lists) to avoid a device sync. The views of one temporal crop share a ``source``,
-    so callers never stack copies of full-size frames."""
+    so callers never stack copies of full-size frames. ``kernel``: ``"uint8"`` (torch's uint8
+    kernel, CPU only) or ``"float"`` (float, round, clamp: torchvision's GPU arithmetic); default
+    by device. The two differ by at most one level per pixel (tested)."""
     _check(clips)
     m, t, h, w, _ = clips.shape
     rows = [[int(round(v)) for v in b] for b in boxes.tolist()]
@@ -134,7 +136,7 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
     if len(source) != n or len(flips) != n or not all(0 <= s < m for s in source):
         raise ValueError(f"resized_crop: {n} boxes, {len(source)} sources (of {m} clips), {len(flips)} flips")
     out = torch.empty((n, t, size, size, 3), dtype=torch.uint8, device=clips.device)
-    cpu = clips.device.type == "cpu"
+    cpu = clips.device.type == "cpu" if kernel is None else kernel == "uint8"
     for i, ((x1, y1, x2, y2), s, fl) in enumerate(zip(rows, source, flips)):
         x1, y1 = min(max(x1, 0), w - 1), min(max(y1, 0), h - 1)
         x2, y2 = min(max(x2, x1 + 1), w), min(max(y2, y1 + 1), h)

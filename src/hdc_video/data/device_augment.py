@@ -21,12 +21,18 @@ splits the same work in two:
     "grayscale": bool [V], "sigma": float [V]          (the AugParams fields, one row per view)
 
 ``views_to_device(batch["video"], augment, device) -> float32 [B, V, 3, T, S, S]`` -- the same
-tensor layout the CPU path's ``batch["video"]`` has. Same draw, same result: ``apply`` on the
-device equals ``apply`` on the CPU up to float rounding (tested). With ``raw_size=None`` (no resize;
+tensor layout the CPU path's ``batch["video"]`` has. Same draw, nearly the same result: on a GPU
+the resize rounds from float (torchvision's GPU arithmetic) where the CPU uses torch's uint8
+kernel, so a resized pixel may differ by one level (tested on the CPU); the colour pass and the
+blur then agree to float rounding. With ``raw_size=None`` (no resize;
 only for datasets whose videos all have one size) the device path reproduces the CPU path's samples
 exactly; with a ``raw_size`` the random crop is taken from the resized frame (the usual
 "resize to 128x171, then crop 112" recipe), so the pixels differ from the CPU path's while the
-parameter draw is the same.
+parameter draw is the same. The fixed size is 4:3 whatever the video's aspect ratio: a 16:9 video
+is squeezed by 0.75 horizontally and a portrait (9:16) one stretched 2.4x before cropping, where
+the CPU path crops at the native aspect ratio. Pass ``raw_size`` in the dataset's own proportions
+(config ``data.raw_size=128x228`` for Kinetics' 16:9), or ``None`` (``native``) for a single-size
+dataset.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import torch
 from .augment import AugParams, ClipAugment, resize_clips
 from .dataset import VIEW_CROP, PretrainDataset
 
-__all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "views_to_device",
+__all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "parse_raw_size", "views_to_device",
            "VIEW_CROP"]
 _PARAM_FIELDS = tuple(f.name for f in fields(AugParams))
 
@@ -49,6 +55,16 @@ def default_raw_size(size: int) -> tuple[int, int]:
     R3D/R(2+1)D recipe's proportions (crop = 7/8 of the short side, 4:3 frame)."""
     h = int(round(size * 8 / 7))
     return h, int(round(h * 4 / 3))
+
+
+def parse_raw_size(spec: str) -> tuple[int, int] | str | None:
+    """``data.raw_size`` -> ``RawViewsDataset``'s ``raw_size``: ``"auto"``, ``"native"`` (None) or ``"HxW"``."""
+    if spec == "auto":
+        return "auto"
+    if spec == "native":
+        return None
+    h, w = (int(v) for v in spec.lower().split("x"))
+    return h, w
 
 
 class RawViews:

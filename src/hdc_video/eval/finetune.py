@@ -65,7 +65,7 @@ from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
-from hdc_video.train.optim import build_optimizer, build_scheduler
+from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.guard import NonFiniteGuard, TrainingError
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
@@ -235,7 +235,7 @@ class Finetuner:
         self.history_path = self.out / "history.jsonl"
         history: list[dict] = []
         if state is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(self.optimizer, state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
             history = [r for r in read_history(self.history_path) if r.get("epoch", 0) <= self.epoch]

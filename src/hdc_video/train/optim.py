@@ -22,8 +22,25 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     # fused: one kernel per step, and it can skip a non-finite update on the device (train/guard.py)
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for g in groups for p in g["params"])
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, fused=fused or None)
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, fused=fused or None)
+        if cfg.momentum > 0:
+            # zero momentum buffers up front: fused SGD would otherwise create them with empty_like
+            # on its first step, and a first step skipped for a non-finite gradient leaves that
+            # memory uninitialised. With dampening 0 the first update is the same (buf = grad).
+            for g in opt.param_groups:
+                for p in g["params"]:
+                    opt.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return opt
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused or None)
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    """``opt.load_state_dict(state)``, keeping ``opt``'s ``fused`` flag: a checkpoint of a non-fused
+    optimizer (older runs) would otherwise switch it off, and with it the sync-free guard."""
+    fused = [g.get("fused") for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for g, f in zip(opt.param_groups, fused):
+        g["fused"] = f
 
 
 def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float = 0.0) -> float:

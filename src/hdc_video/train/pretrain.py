@@ -32,7 +32,7 @@ from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, chang
 from hdc_video.data.augment import ClipAugment
 from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.device_augment import RawViewsDataset, views_to_device
+from hdc_video.data.device_augment import RawViewsDataset, parse_raw_size, views_to_device
 from hdc_video.data.indexes import open_index
 from hdc_video.data.sampler import TwoCropSampler
 from hdc_video.models.hdc import HDC
@@ -41,7 +41,7 @@ from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
-from hdc_video.train.optim import build_optimizer, build_scheduler
+from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
@@ -96,7 +96,7 @@ class Pretrainer:
         self.augment_on_device = cfg.data.augment_on == "device" or (
             cfg.data.augment_on == "auto" and self.device.type == "cuda")
         if self.augment_on_device:
-            self.dataset = RawViewsDataset(self.dataset)
+            self.dataset = RawViewsDataset(self.dataset, raw_size=parse_raw_size(cfg.data.raw_size))
         if len(self.dataset.index) < t.batch_size:
             raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
                                 f"train.batch_size={t.batch_size}")
@@ -145,7 +145,7 @@ class Pretrainer:
 
     def _load_state(self, st: dict) -> None:
         self.model.load_state_dict(st["model"])
-        self.optimizer.load_state_dict(st["optimizer"])
+        load_optimizer_state(self.optimizer, st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
         set_rng_state(st["rng"])
         self.pos = Position(st["step"], st["epoch"], st["batch"])
@@ -175,7 +175,7 @@ class Pretrainer:
         bar = tqdm(total=t.steps, initial=self.pos.step, disable=not (self.progress and self.main), desc="pretrain",
                    unit="step", dynamic_ncols=True)
         first_loss = last_loss = None
-        tick = time.perf_counter()
+        tick, logged_at = time.perf_counter(), self.pos.step
         try:
             batches = self._batches()
             while self.pos.step < t.steps:
@@ -189,7 +189,8 @@ class Pretrainer:
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
                     self.guard.check(self._where)         # the step's only host reads are here
                     now = time.perf_counter()
-                    n_clips = video.shape[0] * video.shape[1] * t.log_every * self.world
+                    n_clips = video.shape[0] * video.shape[1] * (self.pos.step - logged_at) * self.world
+                    logged_at = self.pos.step
                     row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
                            "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
                            "clips_per_s": n_clips / max(now - tick, 1e-9), **_scalar_logs(logs)}
