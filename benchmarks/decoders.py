@@ -21,30 +21,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import moving_texture as synth_frames  # noqa: E402  (moving, textured: codecs do real work)
 
-import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from hdc_video.data.decoders import available_decoders, make_decoder, write_frame_folder  # noqa: E402
 from hdc_video.data.prepare import reencode  # noqa: E402
 from hdc_video.data.sampler import TwoCropSampler  # noqa: E402
+from hdc_video.data.video_io import write_video  # noqa: E402
 
 
 def write(path: Path, frames: np.ndarray, codec: str, gop: int) -> Path:
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=25)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        s.codec_context.gop_size = gop
-        if codec == "libx264":
-            s.options = {"crf": "20", "preset": "veryfast", "keyint": str(gop), "min-keyint": str(gop)}
-        else:
-            s.options = {"qscale": "3"}
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return write_video(path, frames, codec=codec, quality=3, gop=gop)  # mpeg4 qscale 3 / x264 CRF 18
 
 
 def bench(decoder, path: Path, n: int, clips: int) -> tuple[float, float]:

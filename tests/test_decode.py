@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import av
 import numpy as np
@@ -39,29 +38,12 @@ def frame_numbers(frames: torch.Tensor) -> list[int]:
     return (16 * hi_i + lo_i).tolist()
 
 
-def write_gop_video(path: Path, frames: np.ndarray, fps: int = 25, gop: int = 25,
-                    codec: str = "mpeg4") -> Path:
-    """Like ``write_video`` but with an explicit keyframe interval."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = gop
-        stream.options = {"qscale": "2"} if codec == "mpeg4" else {"crf": "10", "preset": "veryfast"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     d = tmp_path_factory.mktemp("decode")
     short = write_video(d / "short.avi", numbered_frames(40), fps=25, quality=2)
-    long = write_gop_video(d / "long.avi", numbered_frames(230), gop=25)
-    long_mp4 = write_gop_video(d / "long.mp4", numbered_frames(230), gop=25, codec="libx264")
+    long = write_video(d / "long.avi", numbered_frames(230), quality=2, gop=25)
+    long_mp4 = write_video(d / "long.mp4", numbered_frames(230), quality=2, gop=25)
     return {"short": short, "long": long, "long_mp4": long_mp4, "dir": d}
 
 
