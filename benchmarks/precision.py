@@ -1,6 +1,8 @@
-"""fp32 against bf16 autocast (and bf16 + channels_last_3d) for every backbone, on this machine.
+"""fp32 against bf16 autocast (with and without channels_last_3d and the temporal-padding
+workaround) for every backbone, on this machine.
 
     .venv/bin/python benchmarks/precision.py [--backbones ...] [--width 0.25] [--nan-steps 10] [--smoke]
+    ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 .venv/bin/python benchmarks/precision.py   # AMX off: the failing kernel
 
 For each backbone (tiny width by default), one batch of clips, the candidates interleaved
 round-robin (median per candidate): a training step (forward + backward, loss = mean of the last
@@ -8,11 +10,14 @@ stage; no optimizer) and a forward pass under ``torch.no_grad`` in fp32, bf16 au
 autocast with the model and input in ``channels_last_3d``. Ratios are fp32 time / candidate time
 (> 1 = faster than fp32).
 
-Known issue (see ``hdc_video/train/runtime.py``): with torch 2.14's oneDNN, bf16 conv3d weight
-gradients on CPU come out non-finite intermittently (more often in channels_last_3d). Every
-training step here checks its gradients, and ``--nan-steps`` further bf16 steps per variant (SGD
-updates, skipped when non-finite, like the trainer) count how often it happens: the "non-finite
-grads" column is steps with a non-finite gradient / steps run.
+Known issue (``benchmarks/bf16_conv3d_repro.py``): with torch 2.14's oneDNN, the bf16 conv3d
+weight gradient of an input that is 2 frames deep (temporal kernel 3, padding 1) reads
+uninitialised memory on AVX512-BF16 CPUs without AMX and comes out non-finite in most steps.
+``+pad`` variants switch the backbone's convolutions to explicit temporal padding
+(``hdc_video.models.time_padding``), the workaround the trainers apply to every CPU bf16 run.
+Every training step here checks its gradients, and ``--nan-steps`` further bf16 steps per
+variant (SGD updates, skipped when non-finite, like the trainer) count how often it happens: the
+"non-finite grads" column is steps with a non-finite gradient / steps run.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ import _common as C  # noqa: E402
 import torch  # noqa: E402
 
 ALL = ["r3d_18", "r2plus1d_18", "r3d_10", "r2plus1d_10", "c3d", "s3d"]
-VARIANTS = [("fp32", None, False), ("bf16", torch.bfloat16, False), ("bf16+cl3d", torch.bfloat16, True)]
+# (label, autocast dtype, channels_last_3d, explicit temporal padding)
+VARIANTS = [("fp32", None, False, False), ("bf16", torch.bfloat16, False, False),
+            ("bf16+cl3d", torch.bfloat16, True, False), ("bf16+pad", torch.bfloat16, False, True),
+            ("bf16+cl3d+pad", torch.bfloat16, True, True)]
 
 
 class Counter:
@@ -72,35 +80,38 @@ def _fwd_fn(model, x, dtype, device):
 
 def measure(name: str, a, device) -> list[tuple]:
     from hdc_video.models.registry import build_backbone
+    from hdc_video.models.time_padding import pad_time_explicitly
 
     torch.manual_seed(0)
     base = build_backbone(name, width=a.width).to(device)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(a.clips, 3, a.frames, a.size, a.size, generator=g).to(device)
     models, inputs, counts = {}, {}, {}
-    for label, _dtype, cl in VARIANTS:
+    for label, _dtype, cl, pad in VARIANTS:
         m = copy.deepcopy(base)
         m.train()
+        if pad:
+            pad_time_explicitly(m)
         xi = x
         if cl:
             m = m.to(memory_format=torch.channels_last_3d)
             xi = x.contiguous(memory_format=torch.channels_last_3d)
         models[label], inputs[label], counts[label] = m, xi, Counter()
-    train = {lab: _train_fn(models[lab], inputs[lab], dt, device, counts[lab]) for lab, dt, _ in VARIANTS}
-    fwd = {lab: _fwd_fn(models[lab], inputs[lab], dt, device) for lab, dt, _ in VARIANTS}
+    train = {lab: _train_fn(models[lab], inputs[lab], dt, device, counts[lab]) for lab, dt, _, _ in VARIANTS}
+    fwd = {lab: _fwd_fn(models[lab], inputs[lab], dt, device) for lab, dt, _, _ in VARIANTS}
     t_train = C.interleaved(train, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     t_fwd = C.interleaved(fwd, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     threads = torch.get_num_threads()
     if a.nan_threads > 0:  # the failure looks like a race: count it with the trainer's thread count
         torch.set_num_threads(a.nan_threads)
-    for lab, dt, _ in VARIANTS:  # further training steps to count non-finite gradients
+    for lab, dt, _, _ in VARIANTS:  # further training steps to count non-finite gradients
         if dt is not None:
             fn = _train_fn(models[lab], inputs[lab], dt, device, counts[lab], lr=1e-3)
             for _ in range(a.nan_steps):
                 fn()
     torch.set_num_threads(threads)
     rows = []
-    for lab, _dt, _cl in VARIANTS:
+    for lab, *_ in VARIANTS:
         c = counts[lab]
         rows.append((f"{name} {lab}", t_train[lab], t_train["fp32"] / t_train[lab], t_fwd[lab],
                      t_fwd["fp32"] / t_fwd[lab], f"{c.bad}/{c.steps}"))
