@@ -84,7 +84,7 @@ def moving_texture(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def builtin_set(out: Path, smoke: bool = False) -> Path:
     """The project's built-in benchmark (``generate_benchmark``: 64x64, 32 frames, mpeg4 AVI)."""
-    from hdc_video.data.synth import generate_benchmark
+    from hdc_video.synth import generate_benchmark
 
     if (out / "meta.json").exists():
         return out

@@ -15,7 +15,7 @@ from PIL import Image
 
 from hdc_video.cli import main
 from hdc_video.data.index import read_ucf101
-from hdc_video.data.synth import generate_benchmark
+from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
 from hdc_video.report.plots import confusion_matrix, training_figures
 

@@ -11,8 +11,8 @@ import pytest
 
 from hdc_video.data.errors import DataError
 from hdc_video.data.index import read_labels_csv, read_ucf101, relabel
-from hdc_video.data.synth import (MOTIONS, benchmark_sample, generate_benchmark, motion_track,
-                                   render_video, video_seed)
+from hdc_video.synth import (MOTIONS, benchmark_sample, generate_benchmark, motion_track,
+                             render_video, video_seed)
 
 TINY = dict(digits=3, motions=5, videos_per_class=3, frames=16, size=48, seed=7)
 

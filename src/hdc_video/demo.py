@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from hdc_video.config import build_config
-from hdc_video.data.synth import generate_benchmark
+from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
 from hdc_video.train.checkpoint import load_checkpoint
 from hdc_video.train.pretrain import pretrain

@@ -16,16 +16,19 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=32, help="frames per video")
     p.add_argument("--size", type=int, default=64, help="frame width and height (even)")
     p.add_argument("--ext", default="avi", choices=["avi", "mp4", "mkv"], help="container (avi = mpeg4 like UCF101)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generator seed (another seed: another dataset of the same kind)")
+    p.add_argument("--nuisance", default="scene", choices=["scene", "none"],
+                   help="scene (default): every video its own textured, coloured background and a slowly panning "
+                        "camera -- the nuisances of real video; none: static photo backgrounds (the original benchmark)")
     p.add_argument("--workers", type=int, default=2, help="processes")
     p.add_argument("--overwrite", action="store_true", help="replace an existing benchmark in OUT")
 
 
 def run(a) -> int:
-    from hdc_video.data.synth import generate_benchmark
+    from hdc_video.synth import generate_benchmark
 
     out = generate_benchmark(a.out, digits=a.digits, motions=a.motions, videos_per_class=a.videos_per_class,
                              frames=a.frames, size=a.size, seed=a.seed, ext=a.ext, test_groups=a.test_groups,
-                             workers=a.workers, overwrite=a.overwrite)
+                             workers=a.workers, overwrite=a.overwrite, nuisance=a.nuisance)
     print(f"benchmark written to {out}")
     return 0
