@@ -15,7 +15,7 @@ One ``mp.spawn`` of two ranks (module fixture ``ddp_runs``) runs, in this order:
 * run "bn_train": a plain 1-epoch run (BatchNorm in train mode, so each rank's last forward leaves
   it different running statistics), its final test, and one more ``Finetuner.evaluate``.
 
-Tolerances, "frozen" against one process (float32; only the summation order differs: DDP averages
+Tolerances, "frozen" against one process (float32, pinned: bf16 rounds differently per shard; only the summation order differs: DDP averages
 two 4-clip gradients where one process reduces over 8 clips), each about 10-50x what was measured:
 
 * per-step losses (metrics.jsonl keeps 6 decimals): ``LOSS_TOL`` = 1e-5 absolute (measured 1e-6,
@@ -66,7 +66,8 @@ BAD = 9                     # the truncated test video (index in the test split)
 def _args(bench, ckpt, out, batch: int = 8, epochs: int = 2) -> list[str]:
     return ["finetune", "--checkpoint", str(ckpt), "--data", str(bench), "--out", str(out), "--epochs", str(epochs),
             "--batch-size", str(batch), "--optimizer", "sgd", "--lr", "0.05", "--dropout", "0.5",
-            "--num-clips", "4", "--val-clips", "1", "--workers", "0", "--device", "cpu", "--no-progress"]
+            "--num-clips", "4", "--val-clips", "1", "--workers", "0", "--device", "cpu", "--precision", "fp32",
+            "--no-progress"]
 
 
 def _frozen_bn_train(self, mode: bool = True):

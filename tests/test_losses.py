@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdc_video.losses import (contrastive_loss, hd_nce, info_nce, positive_similarity, sc_masks,
-                              tc_masks, uncertainty_weighting)
+from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, hd_nce, info_nce, positive_similarity,
+                              sc_masks, tc_masks, uncertainty_weighting)
 from hdc_video.models.level_weights import LevelWeights
 
 
@@ -139,19 +139,50 @@ def test_hd_nce_by_hand():
     assert uncertainty_weighting(torch.tensor([2.0, 4.0]), s).item() == pytest.approx(2.0 + 2.0 + math.log(2.0))
 
 
+def _measured(values, measure="margin"):
+    """``[measure, level]`` with ``values`` in the row of ``measure``, the other rows arbitrary."""
+    m = torch.full((len(INVARIANCE_MEASURES), len(values)), 0.123)
+    m[INVARIANCE_MEASURES.index(measure)] = torch.tensor(values)
+    return m
+
+
 def test_level_weights_invariance_mode_normalises_to_deepest():
-    w = LevelWeights("invariance", 3, ema=0.5, min_weight=0.05)
-    w.update(torch.tensor([0.2, 0.5, 0.8]), torch.tensor([0.01, 0.4, 0.4]))
+    w = LevelWeights("invariance", 3, ema=0.5, min_weight=0.05, measure="margin", floor=0.05)
+    assert [t.tolist() for t in w.weights()] == [[1.0] * 3, [1.0] * 3]      # nothing measured yet
+    w.update(_measured([0.2, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))
     a, b = w.weights()
     assert a.tolist() == pytest.approx([0.25, 0.625, 1.0])
     assert b.tolist() == pytest.approx([0.05, 1.0, 1.0])       # 0.025 floored at min_weight
-    w2 = LevelWeights("invariance", 2)
-    w2.update(torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.001]))
-    assert w2.weights()[1].tolist() == pytest.approx([1.0, 1.0])   # never above the deepest level
-    w.update(torch.tensor([0.4, 0.5, 0.8]), torch.tensor([0.01, 0.4, 0.4]))   # EMA: 0.5*0.2+0.5*0.4
+    assert w.tc_ratios().tolist() == pytest.approx([0.025, 1.0, 1.0])   # logged unclipped
+    w2 = LevelWeights("invariance", 2, floor=0.05)
+    w2.update(_measured([0.5, 0.5]), _measured([0.9, 0.01]))
+    # a deepest level below the floor divides by the floor; never above the deepest level's weight
+    assert w2.tc_ratios().tolist() == pytest.approx([18.0, 1.0])
+    assert w2.weights()[1].tolist() == pytest.approx([1.0, 1.0])
+    w3 = LevelWeights("invariance", 2)
+    w3.update(_measured([-0.3, 0.5]), _measured([0.2, 0.5]))                 # a negative margin
+    assert w3.weights()[0].tolist() == pytest.approx([0.05, 1.0])
+    w.update(_measured([0.4, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))   # EMA: 0.5*0.2+0.5*0.4
     assert w.weights()[0].tolist() == pytest.approx([0.375, 0.625, 1.0])
     total = w.combine(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.0, 0.0, 2.0]))
     assert total.item() == pytest.approx(0.375 + 0.625 + 1.0 + 2.0)
+    # the measure the weights follow is a switch: the other rows are kept (and logged) but unused
+    acc = LevelWeights("invariance", 2, measure="accuracy")
+    acc.update(_measured([0.3, 0.6], "accuracy"), _measured([0.6, 0.6], "accuracy"))
+    assert acc.weights()[0].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_level_weights_skip_inactive_levels_and_unmeasured_values():
+    w = LevelWeights("invariance", 3, ema=0.5, sc_active=[True, True, False])
+    sc = _measured([0.2, 0.4, float("nan")])
+    w.update(sc, _measured([0.1, 0.2, 0.4]))
+    a, _ = w.weights()
+    assert a.tolist() == pytest.approx([0.5, 1.0, 0.0])         # normalised to the deepest level that runs SC
+    w.update(_measured([float("nan"), 0.8, float("nan")]), _measured([0.1, 0.2, 0.4]))   # NaN keeps the EMA
+    assert w.inv_sc[0].tolist()[:2] == pytest.approx([0.2, 0.6])
+    assert w.combine(torch.tensor([1.0, 1.0, 5.0]), torch.zeros(3)).item() == pytest.approx(1 / 3 + 1.0)
+    u = LevelWeights("uniform", 2, sc_active=[True, False])
+    assert u.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(8.0)
 
 
 def test_level_weights_other_modes():

@@ -13,7 +13,7 @@ import sys
 import pytest
 import torch
 
-from conftest import TINY
+from conftest import TINY, same
 from hdc_video.config import ConfigError, build_config
 from hdc_video.train.checkpoint import load_checkpoint
 from hdc_video.train.metrics import read_metrics
@@ -64,7 +64,7 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_bench, tmp_path):
         assert b[step] == pytest.approx(a[step], rel=1e-6, abs=1e-6), (step, a, b)
     sa, sb = load_checkpoint(full), load_checkpoint(broken)
     for k, v in sa["model"].items():
-        assert torch.equal(v, sb["model"][k]), k
+        assert same(v, sb["model"][k]), k
     assert sa["optimizer"]["state"].keys() == sb["optimizer"]["state"].keys()
 
 
@@ -74,9 +74,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
     forward = trainer.model.forward
     calls = {"n": 0}
 
-    def poisoned(video):
+    def poisoned(video, overlap=None):
         calls["n"] += 1
-        loss, logs = forward(video)
+        loss, logs = forward(video, overlap)
         return (loss * float("nan") if calls["n"] == 3 else loss), logs
 
     monkeypatch.setattr(trainer.model, "forward", poisoned)
@@ -131,14 +131,15 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                     reason="torch.compile on a CPU needs a C++ compiler")
 def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_bench, tmp_path):
-    """train.compile=true: the same losses as eager (inductor reorders float maths: 1e-4), and the
-    checkpoint loads into a plain, uncompiled model (module.compile() is in place)."""
-    over = TINY + ["train.steps=2", "train.log_every=1"]
+    """train.compile=true: the same losses as eager in fp32 (inductor reorders float maths: 1e-5 at
+    the first step, 1e-3 after one update has amplified it), and the checkpoint loads into a plain,
+    uncompiled model (module.compile() is in place)."""
+    over = TINY + ["train.steps=2", "train.log_every=1", "train.precision=fp32"]
     eager = pretrain(tiny_bench, tmp_path / "eager", overrides=over, progress=False)
     compiled = pretrain(tiny_bench, tmp_path / "compiled", overrides=over + ["train.compile=true"], progress=False)
     a, b = _losses(tmp_path / "eager"), _losses(tmp_path / "compiled")
     assert a.keys() == b.keys() == {1, 2}
-    assert all(abs(a[k] - b[k]) < 1e-4 * abs(a[k]) for k in a), (a, b)
+    assert abs(a[1] - b[1]) < 1e-5 * abs(a[1]) and abs(a[2] - b[2]) < 1e-3 * abs(a[2]), (a, b)
     state = load_checkpoint(tmp_path / "compiled")
     assert state["config"]["train"]["compile"] is True
     plain = build_model(build_config(overrides=over))

@@ -17,12 +17,29 @@ from typing import Any
 
 import yaml
 
+from hdc_video.losses import INVARIANCE_MEASURES, SC_OTHER_CROP, SC_POSITIVES
+
 
 class ConfigError(ValueError):
     """A configuration problem, reported as one line."""
 
 
 METHODS = ("hdc", "sc_only", "tc_only", "whole")
+
+# Named augmentation strengths (``data.preset``): each fills the ``data.*`` keys it lists; keys given
+# after it (later in the same file, a later file, an override) win. What each one removes is in
+# the README ("Augmentation").
+AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
+    # torchvision-like defaults: moderate colour, wide crops
+    "default": dict(scale=[0.3, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
+                    hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
+    # the old demo: keep most of the frame, moderate colour
+    "light": dict(scale=[0.5, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
+                  hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
+    # SimCLR's strength-1 colour distortion, more grayscale, blur, small crops
+    "strong": dict(scale=[0.2, 1.0], flip=0.5, jitter=0.8, brightness=0.8, contrast=0.8, saturation=0.8,
+                   hue=0.2, grayscale=0.5, blur=0.5, blur_sigma=[0.1, 2.0]),
+}
 WEIGHTINGS = ("invariance", "uniform", "fixed", "learned")
 
 
@@ -39,15 +56,20 @@ class MethodConfig:
     temperature: float = 0.1
     head_hidden: int = 512               # 0: same as the level's channels
     head_dim: int = 128
-    sc_positives: str = "any_time"       # any_time | same_time
+    sc_positives: str = "any_time"       # any_time | same_time | other_view
     sc_other_crop: str = "mask"          # mask | positive | negative
+    sc_min_steps: int = 2                # SC is skipped at a level with fewer time steps (it would be TC)
     tc_positive: str = "same_crop"       # same_crop | other_crop (CVRL-like)
+    tc_overlap: float = 0.5              # crops sharing more than this fraction of frames: no TC negative
+    whole_views: int = 2                 # method.name=whole: 2 (c1a <-> c2a) or 4 (every view, multi-positive)
     weighting: str = "invariance"        # invariance | uniform | fixed | learned
+    invariance: str = "margin"           # weighting=invariance: margin | accuracy | mi | pos_cosine
     alpha: list[float] = field(default_factory=list)   # weighting=fixed: one per level
     beta: list[float] = field(default_factory=list)
     ema: float = 0.99                    # weighting=invariance: EMA momentum of the measurement
-    center: bool = True                  # weighting=invariance: centre features before the cosine
+    center: bool = True                  # weighting=invariance: centre features before the cosines
     min_weight: float = 0.05             # weighting=invariance: floor of α_k, β_k
+    invariance_floor: float = 0.05       # weighting=invariance: floor of the deepest level's measure
 
 
 @dataclass
@@ -59,11 +81,18 @@ class DataConfig:
     stride: int = 2
     size: int = 112
     views_per_crop: int = 2
-    scale: list[float] = field(default_factory=lambda: [0.3, 1.0])
-    flip: float = 0.5
-    jitter: float = 0.8
-    grayscale: float = 0.2
-    blur: float = 0.0
+    # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all
+    preset: str = ""                     # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
+    scale: list[float] = field(default_factory=lambda: [0.3, 1.0])   # random resized crop: area fraction
+    flip: float = 0.5                    # horizontal flip probability
+    jitter: float = 0.8                  # colour jitter probability, with the four strengths below
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.1                     # <= 0.5 (turns)
+    grayscale: float = 0.2               # probability
+    blur: float = 0.0                    # Gaussian blur probability, sigma ~ U(blur_sigma)
+    blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
     workers: int = 2
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
     raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
@@ -89,8 +118,12 @@ class TrainConfig:
     ckpt_every: int = 200
     log_every: int = 10                  # metrics + the non-finite check: the step's only host syncs
     seed: int = 0
-    sync_bn: bool = False                # DDP on CUDA: SyncBatchNorm (global batch statistics)
+    sync_bn: bool | None = None          # DDP: SyncBatchNorm (global batch statistics); None = on under CUDA DDP
     compile: bool = False                # torch.compile the backbone (in place; checkpoints unchanged)
+    monitor_every: int = 0               # kNN monitor every N steps (0 = off): train/monitor.py
+    monitor_videos: int = 512            # videos per split the monitor encodes (one centre clip each)
+    monitor_k: int = 20
+    monitor_tolerance: float = 0.02      # warn when a kNN top-1 falls this far below its step-0 value
 
 
 @dataclass
@@ -107,8 +140,9 @@ class Config:
 CHOICES = {
     "method.name": METHODS,
     "method.weighting": WEIGHTINGS,
-    "method.sc_positives": ("any_time", "same_time"),
-    "method.sc_other_crop": ("mask", "positive", "negative"),
+    "method.invariance": INVARIANCE_MEASURES,
+    "method.sc_positives": SC_POSITIVES,
+    "method.sc_other_crop": SC_OTHER_CROP,
     "method.tc_positive": ("same_crop", "other_crop"),
     "train.optimizer": ("sgd", "adamw"),
     "data.format": ("auto", "ucf101", "hmdb51", "kinetics", "folder", "csv"),
@@ -146,6 +180,11 @@ def _check(value: Any, tp: Any, key: str) -> Any:
 def _merge(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in fields(obj)}
+    if prefix == "data." and data.get("preset"):     # a preset first: the keys beside it win
+        name = data["preset"]
+        if name not in AUGMENT_PRESETS:
+            raise ConfigError(f"data.preset: {name!r} is not one of {', '.join(AUGMENT_PRESETS)}")
+        _merge(obj, dict(AUGMENT_PRESETS[name]), prefix)
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
@@ -249,12 +288,24 @@ def validate(cfg: Config) -> None:
                           "method.head_hidden >= 0")
     if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < 0:
         raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1] and data.workers >= 0")
+    if min(d.brightness, d.contrast, d.saturation) < 0 or not 0 <= d.hue <= 0.5:
+        raise ConfigError("data.brightness/contrast/saturation must be >= 0 and data.hue in [0, 0.5]")
+    if len(d.blur_sigma) != 2 or not 0 < d.blur_sigma[0] <= d.blur_sigma[1]:
+        raise ConfigError("data.blur_sigma must be [min, max] with 0 < min <= max")
     if d.raw_size not in ("auto", "native") and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", d.raw_size):
         raise ConfigError(f"data.raw_size must be auto, native or HxW (e.g. 128x228), got {d.raw_size!r}")
+    if t.monitor_every < 0 or t.monitor_videos < 2 or t.monitor_k < 1 or t.monitor_tolerance < 0:
+        raise ConfigError("train.monitor_every must be >= 0, train.monitor_videos >= 2, train.monitor_k >= 1 and "
+                          "train.monitor_tolerance >= 0")
     if t.log_every < 1 or t.ckpt_every < 1 or t.warmup_steps < 0:
         raise ConfigError("train.log_every and train.ckpt_every must be >= 1, train.warmup_steps >= 0")
     if m.temperature <= 0:
         raise ConfigError("method.temperature must be > 0")
+    if m.sc_min_steps < 1 or not 0 <= m.tc_overlap <= 1 or m.whole_views not in (2, 4) or m.invariance_floor <= 0:
+        raise ConfigError("need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4 "
+                          "and method.invariance_floor > 0")
+    if m.name == "whole" and m.whole_views == 4 and d.views_per_crop != 2:
+        raise ConfigError("method.whole_views=4 needs data.views_per_crop=2")
     if d.views_per_crop not in (1, 2):
         raise ConfigError("data.views_per_crop must be 1 or 2")
     if d.clip_len < 1 or d.stride < 1 or d.size < 8:
@@ -270,7 +321,7 @@ def validate(cfg: Config) -> None:
 # Keys a resumed run may change; anything else would break exact resumption or the saved state.
 # (train.sync_bn changes no saved state, like the number of processes, which may change too.)
 RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers",
-             "train.sync_bn", "train.compile"}
+             "train.sync_bn", "train.compile", "train.monitor_every", "train.monitor_tolerance"}
 
 
 def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None:
@@ -280,7 +331,7 @@ def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None
     if world_size > 1 and t.batch_size % world_size:
         raise ConfigError(f"train.batch_size={t.batch_size} (the global batch) is not divisible by the "
                           f"{world_size} processes")
-    if world_size > 1 and t.sync_bn and device_type != "cuda":
+    if world_size > 1 and t.sync_bn is True and device_type != "cuda":
         raise ConfigError("train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm is GPU-only); on CPU "
                           "BatchNorm statistics stay per process: set train.sync_bn=false")
 

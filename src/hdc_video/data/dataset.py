@@ -62,10 +62,14 @@ class EpochSampler(Sampler):
     contiguous slice (``local_batch = batch_size // world_size`` samples) of every global batch, so
     the union over ranks of one step's samples is the single-process batch, rank 0's rows first.
     Positions (``set_start``, ``batches_per_epoch``) count global batches.
+
+    ``with_batch=True`` yields ``(index, sample_seed, batch)`` instead, ``batch`` being the tuple of
+    the global batch's video indices (the sample's own among them): a dataset that must replace a
+    broken video then picks one outside the batch (:meth:`PretrainDataset.replacement`).
     """
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, with_batch: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
@@ -76,6 +80,7 @@ class EpochSampler(Sampler):
             raise DataError(f"{n} videos are fewer than one batch of {batch_size}")
         self.n, self.batch_size, self.seed, self.shuffle = int(n), int(batch_size), int(seed), shuffle
         self.rank, self.world_size = int(rank), int(world_size)
+        self.with_batch = bool(with_batch)
         self.epoch = 0
         self.start = 0
 
@@ -110,12 +115,17 @@ class EpochSampler(Sampler):
             0, _SEED_MASK, size=m, dtype=np.int64, endpoint=True)
         return [(int(i), int(s)) for i, s in zip(order, seeds)]
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[tuple]:
         items = self.epoch_items()[self.start * self.batch_size:]
-        if self.world_size == 1:
+        if self.world_size == 1 and not self.with_batch:
             return iter(items)
         lb, lo = self.local_batch, self.rank * self.local_batch
-        return iter([it for j in range(0, len(items), self.batch_size) for it in items[j + lo:j + lo + lb]])
+        out = []
+        for j in range(0, len(items), self.batch_size):
+            glob = items[j:j + self.batch_size]
+            members = tuple(i for i, _ in glob)
+            out += [(i, s, members) if self.with_batch else (i, s) for i, s in glob[lo:lo + lb]]
+        return iter(out)
 
     def __len__(self) -> int:
         return (self.batches_per_epoch - self.start) * self.local_batch
@@ -187,8 +197,9 @@ class PretrainDataset(InfoCache, Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def load(self, i: int, rng: np.random.Generator, generator: torch.Generator, out=None) -> torch.Tensor:
-        """The augmented views of video ``i`` (raises on decode failure), written into ``out`` if given."""
+    def load(self, i: int, rng: np.random.Generator, generator: torch.Generator, out=None) -> tuple[torch.Tensor, float]:
+        """The augmented views of video ``i`` (raises on decode failure), written into ``out`` if given,
+        and the fraction of frames its two temporal crops share (``method.tc_overlap`` reads it)."""
         path = self.index[i].path
         n = self.info(path).num_frames
         if n < self.min_frames:
@@ -205,7 +216,8 @@ class PretrainDataset(InfoCache, Dataset):
         crops = frames.view(2, len(idx1), *frames.shape[1:])
         # views [c1a, c1b, c2a(, c2b)] read their crop's frames: no copies of full-size frames
         view_of = VIEW_CROP[: self.num_views]
-        return self.augment(crops, generator, source=view_of, **({} if out is None else {"out": out}))
+        overlap = len(np.intersect1d(idx1, idx2)) / len(np.unique(idx1))
+        return self.augment(crops, generator, source=view_of, **({} if out is None else {"out": out})), overlap
 
     def __getitem__(self, key) -> dict:
         return self._fetch(key)
@@ -226,14 +238,31 @@ class PretrainDataset(InfoCache, Dataset):
             video = torch.empty(shape, dtype=torch.float32)
         samples = [self._fetch(k, out=video[b]) for b, k in enumerate(keys)]
         return {"video": video, "index": torch.tensor([s["index"] for s in samples]),
+                "overlap": torch.tensor([s["overlap"] for s in samples], dtype=torch.float32),
                 "skipped": [s["skipped"] for s in samples]}
 
+    def replacement(self, batch: tuple[int, ...] | None, i: int, seed: int, attempt: int) -> int:
+        """The video that stands in for ``i`` at a failed ``attempt`` (1, 2, ...): a pure function of
+        its arguments. With the global ``batch`` known, never one of its videos (a duplicate would be
+        a false negative), and different for every position and attempt, so two replacements in one
+        batch never coincide; without it (or when no video is left outside the batch), any video."""
+        n = len(self.index)
+        if batch is None or len(set(batch)) >= n:
+            return int(np.random.default_rng([seed, 0x5EED, attempt]).integers(n))
+        members = set(batch)
+        outside = np.array([j for j in range(n) if j not in members], dtype=np.int64)
+        base = int(np.random.default_rng([*sorted(members)[:8], 0x5EED]).integers(len(outside)))
+        pos = batch.index(i) if i in members else 0
+        return int(outside[(base + pos + (attempt - 1) * len(batch)) % len(outside)])
+
     def _fetch(self, key, out=None) -> dict:
-        i, seed = key if isinstance(key, (tuple, list)) else (key, key)
-        i, seed = int(i), int(seed) & _SEED_MASK
-        # replacements and their randomness depend on (seed, attempt) only, not on how far a failed
-        # attempt got: a sample stays a pure function of (i, seed) in every process
-        replace = np.random.default_rng([seed, 0x5EED])
+        if isinstance(key, (tuple, list)):
+            i, seed, batch = (*key, None) if len(key) == 2 else key
+        else:
+            i, seed, batch = key, key, None
+        i, seed, first = int(i), int(seed) & _SEED_MASK, int(i)
+        # replacements and their randomness depend on (i, seed, batch, attempt) only, not on how far a
+        # failed attempt got: a sample stays a pure function of its key in every process
         failed: list[str] = []
         for attempt in range(self.max_retries + 1):
             sub = seed if attempt == 0 else int(np.random.default_rng([seed, attempt]).integers(_SEED_MASK))
@@ -242,7 +271,8 @@ class PretrainDataset(InfoCache, Dataset):
             try:
                 if str(path) in self.skipped:  # failed before in this process: don't decode again
                     raise DecodeError(path, self.skipped[str(path)])
-                return {"video": self.load(i, rng, generator, out=out), "index": i, "skipped": "\n".join(failed)}
+                video, overlap = self.load(i, rng, generator, out=out)
+                return {"video": video, "index": i, "overlap": overlap, "skipped": "\n".join(failed)}
             except Exception as exc:  # noqa: BLE001 - any decoding failure skips the video
                 reason = " ".join(_reason(exc).split())
                 if str(path) not in self.skipped:
@@ -250,7 +280,7 @@ class PretrainDataset(InfoCache, Dataset):
                 self.skipped[str(path)] = reason
                 failed.append(f"{path}\t{reason}")
                 self._info.pop(str(path), None)
-                i = int(replace.integers(len(self.index)))
+                i = self.replacement(batch, first, seed, attempt + 1)
         raise DataError(f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
                         f"sample (last: {path}: {reason}); check the dataset")
 
@@ -331,7 +361,8 @@ def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, w
 
     ``batch_size`` is the global batch; with ``world_size > 1`` the loader yields this ``rank``'s
     slice of it (``batch_size // world_size`` samples) and ``skips`` counts this rank's failures only."""
-    sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle, rank=rank, world_size=world_size)
+    sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle, rank=rank, world_size=world_size,
+                           with_batch=True)
     sampler.set_epoch(epoch)
     sampler.set_start(start_batch)
     loader = PretrainLoader(dataset, batch_size=sampler.local_batch, sampler=sampler, drop_last=True,

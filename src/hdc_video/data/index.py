@@ -43,6 +43,8 @@ class VideoIndex:
     entries: list[VideoEntry]
     classes: list[str]
     root: Path = field(default_factory=Path)
+    format: str = ""          # the layout it was read from (ucf101, hmdb51, ...); "" = built by hand
+    known_bad: int = 0        # videos dropped up front because bad_videos.txt lists them
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -63,7 +65,8 @@ class VideoIndex:
 
     def subset(self, indices) -> "VideoIndex":
         """A new index with the entries at ``indices`` (same classes and root)."""
-        return VideoIndex([self.entries[int(i)] for i in indices], list(self.classes), self.root)
+        return VideoIndex([self.entries[int(i)] for i in indices], list(self.classes), self.root,
+                          self.format, self.known_bad)
 
 
 def _lines(path: Path):
@@ -223,6 +226,30 @@ def read_labels_csv(path: str | Path, column: str, key: str = "path") -> dict[st
     return out
 
 
+def read_label_table(path: str | Path, key: str = "path",
+                     reserved: tuple[str, ...] = ()) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Every column of a labels CSV (e.g. attributes.csv) keyed by ``key``:
+    ``(columns other than key, {rel: {column: value}})``; a column named in ``reserved`` is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: labels CSV not found")
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [(c or "").strip() for c in (reader.fieldnames or [])]
+        if key not in columns:
+            raise DataError(f"{path}: no key column {key!r}; columns: {', '.join(columns) or 'none'}")
+        extra = [c for c in columns if c != key]
+        clash = [c for c in extra if c in reserved]
+        if clash:
+            raise DataError(f"{path}: column {clash[0]!r} clashes with the reserved columns {', '.join(reserved)}")
+        table: dict[str, dict[str, str]] = {}
+        for row in reader:
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            if row.get(key):
+                table[row[key]] = {c: row.get(c, "") for c in extra}
+    return extra, table
+
+
 def relabel(index: VideoIndex, mapping: dict[str, str]) -> VideoIndex:
     """Replace labels by ``mapping[entry.rel]``; classes = sorted distinct values of the *whole*
     mapping (so a train and a test index relabelled with the same CSV agree on class ids)."""
@@ -234,4 +261,5 @@ def relabel(index: VideoIndex, mapping: dict[str, str]) -> VideoIndex:
     to_idx = {c: i for i, c in enumerate(classes)}
     entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel, meta=e.meta)
                for e in index.entries]
-    return VideoIndex(entries=entries, classes=classes, root=index.root)
+    return VideoIndex(entries=entries, classes=classes, root=index.root, format=index.format,
+                      known_bad=index.known_bad)

@@ -27,6 +27,7 @@ import numpy as np
 
 from hdc_video.data.errors import DataError
 from hdc_video.data.index import VideoIndex
+from hdc_video.data.index import read_label_table as read_table
 from hdc_video.data.indexes import open_index
 from hdc_video.eval.features import Features, clip_settings, extract_features, load_backbone, parse_levels
 
@@ -79,26 +80,8 @@ def skipped(index: VideoIndex, feats: Features) -> list[str]:
 # ---------------------------------------------------------------------------------- labels CSV
 
 def read_label_table(path: str | Path, key: str = "path") -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Every column of a labels CSV (e.g. attributes.csv) keyed by ``key``:
-    ``(columns other than key, {rel: {column: value}})``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: labels CSV not found")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [(c or "").strip() for c in (reader.fieldnames or [])]
-        if key not in columns:
-            raise DataError(f"{path}: no key column {key!r}; columns: {', '.join(columns) or 'none'}")
-        extra = [c for c in columns if c != key]
-        clash = [c for c in extra if c in INDEX_COLUMNS]
-        if clash:
-            raise DataError(f"{path}: column {clash[0]!r} clashes with the index columns {', '.join(INDEX_COLUMNS)}")
-        table: dict[str, dict[str, str]] = {}
-        for row in reader:
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            if row.get(key):
-                table[row[key]] = {c: row.get(c, "") for c in extra}
-    return extra, table
+    """:func:`hdc_video.data.index.read_label_table` refusing columns named like the index's own."""
+    return read_table(path, key, reserved=INDEX_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------- file I/O

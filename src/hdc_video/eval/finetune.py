@@ -67,7 +67,8 @@ from hdc_video.train.checkpoint import CheckpointError, load_checkpoint, rng_sta
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.guard import NonFiniteGuard, TrainingError
-from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
+from hdc_video.train.run_info import log_end, log_start, start_facts, write_run_json
+from hdc_video.train.runtime import autocast, prepare_backbone, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
 # FinetuneNet, GlobalBatchDropout, average_video_predictions, eval_batches, predict_clips: re-exported
@@ -213,9 +214,9 @@ class Finetuner:
         self.dtype = resolve_precision(o["precision"], self.device, training=True)
         self.eval_dtype = resolve_precision(o["precision"], self.device, training=False)
         self.model.to(self.device)
-        if use_channels_last("auto", self.device):
-            self.model.backbone.to(memory_format=torch.channels_last_3d)
-            self.model.channels_last = True
+        self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
+                                        use_channels_last("auto", self.device, self.dtype))
+        self.model.channels_last = self.runtime["channels_last"]
         ds = TrainClipDataset(self.train_index, make_decoder("auto"), o["clip_len"], o["stride"], finetune_augment(o["size"]))
         self.dataset = ds
         self.sampler = EpochSampler(len(ds), o["batch_size"], seed=o["seed"], rank=self.rank, world_size=self.world)
@@ -244,6 +245,8 @@ class Finetuner:
         self.metrics = MetricsLogger(self.out, resume_step=self.step) if self.main else NullMetrics()
         self.net = self._wrap(self.model)
         self.guard = NonFiniteGuard(self.device, step_offset=self.step)
+        self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=False,
+                                 world_size=self.world, index=self.train_index, config=dict(self.o))
         if state is not None:
             set_rng_state(state["rng"])          # last: nothing above may consume the restored RNG
 
@@ -331,6 +334,10 @@ class Finetuner:
     def run(self) -> dict:
         o = self.o
         stop_at = int(os.environ.get("HDC_FAULT_STOP_AT_EPOCH", "0"))  # fault injection for the resume test
+        started, start_step = time.perf_counter(), self.step
+        if self.main:
+            log_start(self.facts, "fine-tuning")
+            write_run_json(self.out, self.facts)
         try:
             while self.epoch < o["epochs"]:
                 row = self.train_epoch()
@@ -347,6 +354,14 @@ class Finetuner:
                     raise KeyboardInterrupt
         finally:
             self.metrics.close()
+        wall = time.perf_counter() - started
+        steps = self.step - start_step
+        end = {"steps": self.step, "steps_this_run": steps, "wall_s": round(wall, 2),
+               "clips_per_s": round(steps * self.o["batch_size"] / max(wall, 1e-9), 2),
+               "skipped_updates": self.guard.total_skipped, "skipped_videos": 0}
+        if self.main:
+            log_end(end, "fine-tuning")
+            write_run_json(self.out, self.facts, end)
         return self.test()
 
     def test(self) -> dict:

@@ -1,15 +1,19 @@
 """The HDC method: a weight-shared encoder, per-level SC/TC heads, and HD-NCE.
 
-Read top to bottom, this file is the method (DESIGN §1):
+Read top to bottom, this file is the method (docs/METHOD.md):
 
 1. all views of a batch go through the backbone in one pass; stage outputs are tapped;
 2. at each level k, SC pools over space only (one vector per time step) and TC pools over
    space and time (one vector per clip), each through its own head g^S_k / g^T_k;
 3. the masks of :mod:`hdc_video.losses` decide positives and negatives;
-4. HD-NCE = Σ_k α_k L_SC^(k) + β_k L_TC^(k), with α/β from :class:`LevelWeights`.
+4. HD-NCE = Σ_k α_k L_SC^(k) + β_k L_TC^(k), with α/β from :class:`LevelWeights`, which measures
+   every level's invariance on the same masks (no gradient).
 
 The ``whole`` baseline is the same module with one clip-level contrast between the two temporal
-crops at the last level; ``sc_only`` / ``tc_only`` drop a subtask.
+crops at the last level (``method.whole_views``: 2 views, or all 4 as multi-positives -- equal
+compute); ``sc_only`` / ``tc_only`` drop a subtask. SC is skipped, with a notice, at a level whose
+feature map has fewer than ``method.sc_min_steps`` time steps (there SC would be TC with the hard
+negative masked).
 
 Under DDP (``torchrun``) each rank encodes its slice of the global batch, then the embeddings
 (with gradient) and the pooled features of the invariance measurement (without) are gathered
@@ -20,15 +24,20 @@ for why the parameter gradients then equal the single-process ones without resca
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hdc_video.config import MethodConfig
-from hdc_video.losses import contrastive_loss, positive_similarity, sc_masks, tc_masks
+from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_margin, hard_negatives, infonce_bound, positive_similarity,
+                              retrieval_accuracy, sc_masks, tc_masks)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
 from hdc_video.train.distributed import all_gather_nograd, gather_with_grad, world_size
+
+log = logging.getLogger("hdc_video")
 
 
 def fp32(x: Tensor):
@@ -41,10 +50,32 @@ def view_crops(views_per_crop: int) -> list[int]:
     return [0, 0, 1, 1][: 2 + views_per_crop]
 
 
+@torch.no_grad()
+def level_time_steps(backbone: nn.Module, clip_len: int, size: int = 64) -> list[int]:
+    """Time steps of every stage's feature map for a ``clip_len``-frame clip (one dry pass)."""
+    was = backbone.training
+    backbone.eval()
+    try:
+        p = next(backbone.parameters())
+        x = torch.zeros(1, 3, clip_len, size, size, device=p.device, dtype=p.dtype)
+        return [int(f.shape[2]) for f in backbone(x)]
+    finally:
+        backbone.train(was)
+
+
 class HDC(nn.Module):
-    def __init__(self, backbone: nn.Module, cfg: MethodConfig, views_per_crop: int = 2):
+    """``HDC(backbone, cfg)(video [B, V, 3, T, H, W], overlap [B] | None) -> (loss, logs)``.
+
+    ``clip_len``: the training clip length, to find the levels where SC has too few time steps
+    (``None``: decided per batch). ``channels_last``: feed the backbone ``channels_last_3d``
+    input. ``distributed``: gather across ranks under torchrun (False: a forward pass made by one
+    rank alone)."""
+
+    def __init__(self, backbone: nn.Module, cfg: MethodConfig, views_per_crop: int = 2,
+                 clip_len: int | None = None, channels_last: bool = False, distributed: bool = True):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
+        self.backbone_channels_last, self.gather_across_ranks = channels_last, distributed
         n_stages = len(backbone.stage_channels)
         levels = [-1] if cfg.name == "whole" else cfg.levels
         try:
@@ -60,25 +91,54 @@ class HDC(nn.Module):
         self.use_sc = cfg.name in ("hdc", "sc_only")
         self.use_tc = cfg.name in ("hdc", "tc_only", "whole")
         crops = view_crops(views_per_crop)
-        # `whole` contrasts one view of each temporal crop: c1a ↔ c2a.
-        self.views = [0, 2] if cfg.name == "whole" else list(range(len(crops)))
+        # `whole` contrasts one view of each temporal crop (c1a <-> c2a), or every view (whole_views=4)
+        self.views = [0, 2] if cfg.name == "whole" and cfg.whole_views == 2 else list(range(len(crops)))
+        self.tc_positive = ("any_view" if cfg.whole_views == 4 else "other_crop") if cfg.name == "whole" \
+            else cfg.tc_positive
         self.register_buffer("crop_of_view", torch.tensor([crops[v] for v in self.views]), persistent=False)
+        self.register_buffer("view_id", torch.arange(len(self.views)), persistent=False)
+        steps = level_time_steps(backbone, clip_len) if clip_len else [None] * n_stages
+        self.sc_active = [self.use_sc and (steps[k] is None or steps[k] >= cfg.sc_min_steps) for k in self.levels]
+        for k, on in zip(self.levels, self.sc_active):
+            if self.use_sc and not on:
+                log.info("SC skipped at level L%d: its feature map has %d time step(s) for %d-frame clips, fewer "
+                         "than method.sc_min_steps=%d (SC there would be TC with the hard negative masked)",
+                         k, steps[k], clip_len, cfg.sc_min_steps)
+        if self.use_sc and not any(self.sc_active):
+            raise ValueError(f"SC runs at no level: every level of {self.levels} has fewer than "
+                             f"method.sc_min_steps={cfg.sc_min_steps} time steps for {clip_len}-frame clips")
         chans = [backbone.stage_channels[k] for k in self.levels]
         make = lambda c: ProjectionHead(c, cfg.head_hidden, cfg.head_dim)  # noqa: E731
-        self.sc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_sc else None
+        self.sc_heads = nn.ModuleList([make(c) if on else nn.Identity() for c, on in zip(chans, self.sc_active)]) \
+            if self.use_sc else None
         self.tc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_tc else None
-        self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta,
-                                      cfg.ema, cfg.min_weight)
+        self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta, cfg.ema, cfg.min_weight,
+                                      cfg.invariance, cfg.invariance_floor,
+                                      sc_active=self.sc_active if self.use_sc else None)
         # parameters that never reach the loss (DDP must then be told: find_unused_parameters)
         self.has_unused_parameters = (max(self.levels) < n_stages - 1
                                       or (cfg.weighting == "learned" and not (self.use_sc and self.use_tc)))
 
-    def forward(self, video: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """``video``: ``[B, V, 3, T, H, W]`` → (HD-NCE loss, per-level logs as 0-d tensors).
+    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows_video: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
+        ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad)."""
+        with fp32(z):
+            loss = contrastive_loss(z, pos, valid, self.cfg.temperature)
+        with torch.no_grad(), fp32(z):
+            measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
+                cosine_margin(x, pos, hard_negatives(pos, valid, rows_video), self.cfg.center),
+                retrieval_accuracy(z.detach(), pos, valid),
+                infonce_bound(loss, pos, valid),
+                positive_similarity(x, pos, self.cfg.center)])
+            return loss, measures, positive_similarity(z.detach(), pos)
 
-        Distributed (``gather_across_ranks`` and world size W > 1): ``video`` is this rank's slice
-        of a global batch of ``W * B`` videos (same B on every rank); the loss and the logs are
-        those of the global batch, identical on every rank."""
+    def forward(self, video: Tensor, overlap: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """``video``: ``[B, V, 3, T, H, W]``; ``overlap``: ``[B]`` fraction of frames the two temporal
+        crops share (the sampler's), or None → (HD-NCE loss, per-level logs as 0-d tensors).
+
+        Distributed (``distributed`` and world size W > 1): ``video`` is this rank's slice of a
+        global batch of ``W * B`` videos (same B on every rank); the loss and the logs are those of
+        the global batch, identical on every rank."""
         b = video.shape[0]
         x = video[:, self.views].flatten(0, 1)                   # row = b * V + v
         if self.backbone_channels_last:
@@ -91,53 +151,56 @@ class HDC(nn.Module):
         bg = b * world_size() if dist_on else b                   # global batch
         nv = len(self.views)
         vid = torch.arange(bg, device=x.device).repeat_interleave(nv)
-        crop = self.crop_of_view.repeat(bg)
+        crop, view = self.crop_of_view.repeat(bg), self.view_id.repeat(bg)
+        near = None
+        if overlap is not None and self.use_tc and self.tc_positive == "same_crop" and self.cfg.tc_overlap < 1:
+            near = (gather_nograd(overlap.to(x.device, torch.float32)) > self.cfg.tc_overlap)[vid]
+        n = len(self.levels)
+        nan = video.new_full((4,), float("nan"), dtype=torch.float32)
         zero = video.new_zeros((), dtype=torch.float32)
-        sc_l, tc_l, inv_sc, inv_tc, logs = [], [], [], [], {}
+        sc_l, tc_l, inv_sc, inv_tc, logs = [zero] * n, [zero] * n, [nan] * n, [nan] * n, {}
         for i, k in enumerate(self.levels):
             f = feats[k]
-            if self.use_sc:
+            if self.use_sc and self.sc_active[i] and f.shape[2] >= self.cfg.sc_min_steps:
                 s = f.mean((3, 4)).transpose(1, 2)                # [BV, T_k, C]
                 t_k = s.shape[1]
                 s = s.flatten(0, 1)
-                pos, valid = sc_masks(vid.repeat_interleave(t_k), crop.repeat_interleave(t_k),
-                                      torch.arange(t_k, device=x.device).repeat(bg * nv),
-                                      self.cfg.sc_other_crop, self.cfg.sc_positives)
+                rows = vid.repeat_interleave(t_k)
+                pos, valid = sc_masks(rows, crop.repeat_interleave(t_k),
+                                      torch.arange(t_k, device=x.device).repeat(bg * nv), self.cfg.sc_other_crop,
+                                      self.cfg.sc_positives, view.repeat_interleave(t_k))
                 z = gather(F.normalize(self.sc_heads[i](s).float(), dim=1))
-                with fp32(x):
-                    sc_l.append(contrastive_loss(z, pos, valid, self.cfg.temperature))
-                with torch.no_grad(), fp32(x):
-                    inv_sc.append(positive_similarity(gather_nograd(s.detach().float()), pos, self.cfg.center))
-                    logs[f"L{k}/sc_pos_sim"] = positive_similarity(z.detach(), pos)
+                sc_l[i], inv_sc[i], logs[f"L{k}/sc_pos_sim"] = self._term(
+                    z, gather_nograd(s.detach().float()), pos, valid, rows)
             if self.use_tc:
                 c = f.mean((2, 3, 4))                             # [BV, C]
-                pos, valid = tc_masks(vid, crop, "other_crop" if self.cfg.name == "whole" else self.cfg.tc_positive)
+                pos, valid = tc_masks(vid, crop, self.tc_positive, near)
                 z = gather(F.normalize(self.tc_heads[i](c).float(), dim=1))
-                with fp32(x):
-                    tc_l.append(contrastive_loss(z, pos, valid, self.cfg.temperature))
-                with torch.no_grad(), fp32(x):
-                    inv_tc.append(positive_similarity(gather_nograd(c.detach().float()), pos, self.cfg.center))
-                    logs[f"L{k}/tc_pos_sim"] = positive_similarity(z.detach(), pos)
-        n = len(self.levels)
-        sc = torch.stack(sc_l) if sc_l else zero.repeat(n)
-        tc = torch.stack(tc_l) if tc_l else zero.repeat(n)
+                tc_l[i], inv_tc[i], logs[f"L{k}/tc_pos_sim"] = self._term(
+                    z, gather_nograd(c.detach().float()), pos, valid, vid)
+        sc, tc = torch.stack(sc_l), torch.stack(tc_l)
         if self.training:
-            self.weighting.update(torch.stack(inv_sc) if inv_sc else zero.repeat(n) + float("nan"),
-                                  torch.stack(inv_tc) if inv_tc else zero.repeat(n) + float("nan"))
+            self.weighting.update(torch.stack(inv_sc, 1), torch.stack(inv_tc, 1))
         loss = self.weighting.combine(sc, tc, self.use_sc, self.use_tc)
         alpha, beta = self.weighting.weights()
-        for i, k in enumerate(self.levels):
-            if self.use_sc:
-                logs[f"L{k}/sc_loss"], logs[f"L{k}/alpha"] = sc[i].detach(), alpha[i]
-                logs[f"L{k}/sc_invariance"] = self.weighting.inv_sc[i]
-            if self.use_tc:
-                logs[f"L{k}/tc_loss"], logs[f"L{k}/beta"] = tc[i].detach(), beta[i]
-                logs[f"L{k}/tc_invariance"] = self.weighting.inv_tc[i]
+        self._log_levels(logs, sc, tc, alpha, beta)
         return loss, logs
 
-    backbone_channels_last: bool = False
-    # False: never gather (e.g. a forward pass made by one rank alone while a process group exists)
-    gather_across_ranks: bool = True
+    def _log_levels(self, logs: dict, sc: Tensor, tc: Tensor, alpha: Tensor, beta: Tensor) -> None:
+        w = self.weighting
+        sc_ratio, tc_ratio = w.sc_ratios(), w.tc_ratios()
+        for i, k in enumerate(self.levels):
+            for task, on, loss, weight, inv, ratio in (
+                    ("sc", self.use_sc and self.sc_active[i], sc, alpha, w.inv_sc, sc_ratio),
+                    ("tc", self.use_tc, tc, beta, w.inv_tc, tc_ratio)):
+                if not on:
+                    continue
+                logs[f"L{k}/{task}_loss"] = loss[i].detach()
+                logs[f"L{k}/{'alpha' if task == 'sc' else 'beta'}"] = weight[i]
+                logs[f"L{k}/{task}_invariance"] = inv[w.measure, i]
+                logs[f"L{k}/{task}_inv_ratio"] = ratio[i]
+                for j, name in enumerate(INVARIANCE_MEASURES):
+                    logs[f"L{k}/{task}_{name}"] = inv[j, i]
 
 
 def _identity(x: Tensor) -> Tensor:

@@ -1,13 +1,16 @@
-"""Per-level weights α_k (SC) and β_k (TC) of HD-NCE, in the four modes of DESIGN §1.
+"""Per-level weights α_k (SC) and β_k (TC) of HD-NCE, in the four modes of docs/METHOD.md.
 
-* ``invariance`` (default): α_k, β_k follow the *measured* instance invariance of level k — the
-  mean cosine similarity of positive pairs of the level's pooled backbone features (no gradient),
-  kept as an EMA and normalised so the deepest level weighs 1, each weight clipped to
-  ``[min_weight, 1]`` (a shallow level is never weighted above the deepest, and a deepest level
-  that is not invariant yet cannot blow the shallow weights up).
+* ``invariance`` (default): α_k, β_k follow the *measured* instance invariance of level k -- one of
+  :data:`~hdc_video.losses.INVARIANCE_MEASURES` (``method.invariance``; all of them are measured
+  and logged every step, each kept as an EMA) -- as a ratio to the deepest level that runs the
+  subtask: ``clip(m_k / max(m_deepest, floor), min_weight, 1)`` (the deepest level weighs 1). The floor keeps a deepest level
+  that solves nothing yet from blowing the ratios up; the clip keeps a shallow level from ever
+  outweighing the deepest. Before the first measurement every weight is 1.
 * ``uniform``: all ones. ``fixed``: the configured lists.
-* ``learned``: homoscedastic uncertainty — a learned log-variance s per term, weight exp(-s),
+* ``learned``: homoscedastic uncertainty -- a learned log-variance s per term, weight exp(-s),
   plus s added to the loss.
+
+A level where a subtask does not run (SC with too few time steps) has weight 0 for it.
 """
 
 from __future__ import annotations
@@ -15,53 +18,75 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hdc_video.losses import hd_nce, uncertainty_weighting
+from hdc_video.losses import INVARIANCE_MEASURES, hd_nce, uncertainty_weighting
 
 
 class LevelWeights(nn.Module):
     def __init__(self, mode: str, levels: int, alpha=(), beta=(), ema: float = 0.99,
-                 min_weight: float = 0.05):
+                 min_weight: float = 0.05, measure: str = "margin", floor: float = 0.05,
+                 sc_active: list[bool] | None = None):
         super().__init__()
-        self.mode, self.ema, self.min_weight = mode, ema, min_weight
+        if measure not in INVARIANCE_MEASURES:
+            raise ValueError(f"unknown invariance measure {measure!r} (known: {', '.join(INVARIANCE_MEASURES)})")
+        self.mode, self.ema, self.min_weight, self.floor = mode, ema, min_weight, floor
+        self.measure = INVARIANCE_MEASURES.index(measure)
         if mode == "fixed":
             self.register_buffer("fixed_alpha", torch.tensor(list(alpha), dtype=torch.float32))
             self.register_buffer("fixed_beta", torch.tensor(list(beta), dtype=torch.float32))
         if mode == "learned":
             self.log_var_sc = nn.Parameter(torch.zeros(levels))
             self.log_var_tc = nn.Parameter(torch.zeros(levels))
-        # EMA of measured invariance (kept in every mode: it is logged); NaN = not measured yet.
-        self.register_buffer("inv_sc", torch.full((levels,), float("nan")))
-        self.register_buffer("inv_tc", torch.full((levels,), float("nan")))
+        # EMA of every measure per level, [measure, level] (kept in every mode: it is logged); NaN = not yet
+        m = len(INVARIANCE_MEASURES)
+        self.register_buffer("inv_sc", torch.full((m, levels), float("nan")))
+        self.register_buffer("inv_tc", torch.full((m, levels), float("nan")))
+        active = [True] * levels if sc_active is None else list(sc_active)
+        self.register_buffer("sc_active", torch.tensor(active, dtype=torch.bool), persistent=False)
+        # the deepest level running each subtask (host ints: no device sync in the step)
+        self.deepest_sc = max((k for k, a in enumerate(active) if a), default=levels - 1)
+        self.deepest_tc = levels - 1
 
     @torch.no_grad()
     def update(self, inv_sc: Tensor, inv_tc: Tensor) -> None:
-        """Fold one batch's measured invariance into the EMA (first batch initialises it)."""
+        """Fold one batch's measures (``[measure, level]``; NaN = not measured) into the EMA."""
         for buf, new in ((self.inv_sc, inv_sc), (self.inv_tc, inv_tc)):
             new = new.to(buf)
-            first = torch.isnan(buf)
-            buf.copy_(torch.where(first, new, self.ema * buf + (1 - self.ema) * new))
+            mixed = torch.where(torch.isnan(buf), new, self.ema * buf + (1 - self.ema) * new)
+            buf.copy_(torch.where(torch.isnan(new), buf, mixed))
 
-    def _from_invariance(self, inv: Tensor) -> Tensor:
-        inv = torch.nan_to_num(inv, nan=1.0).clamp(min=1e-6)
-        return (inv / inv[-1]).clamp(min=self.min_weight, max=1.0)
+    def ratios(self, inv: Tensor, active: Tensor, deepest: int) -> Tensor:
+        """Unclipped ``m_k / max(m_deepest, floor)`` per level (the deepest level: 1; 1 where not
+        measured yet; 0 where the subtask does not run)."""
+        r = torch.nan_to_num(inv / inv[deepest].clamp(min=self.floor), nan=1.0)
+        r[deepest] = 1.0
+        return torch.where(active, r, torch.zeros_like(r))
+
+    def sc_ratios(self) -> Tensor:
+        return self.ratios(self.inv_sc[self.measure], self.sc_active, self.deepest_sc)
+
+    def tc_ratios(self) -> Tensor:
+        return self.ratios(self.inv_tc[self.measure], torch.ones_like(self.sc_active), self.deepest_tc)
 
     def weights(self) -> tuple[Tensor, Tensor]:
-        n = self.inv_sc.shape[0]
+        n = self.inv_sc.shape[1]
         if self.mode == "invariance":
-            return self._from_invariance(self.inv_sc), self._from_invariance(self.inv_tc)
+            alpha = self.sc_ratios().clamp(min=self.min_weight, max=1.0) * self.sc_active
+            return alpha, self.tc_ratios().clamp(min=self.min_weight, max=1.0)
         if self.mode == "fixed":
-            return self.fixed_alpha, self.fixed_beta
-        if self.mode == "learned":
-            return torch.exp(-self.log_var_sc.detach()), torch.exp(-self.log_var_tc.detach())
-        ones = torch.ones(n, device=self.inv_sc.device)
-        return ones, ones
+            alpha, beta = self.fixed_alpha, self.fixed_beta
+        elif self.mode == "learned":
+            alpha, beta = torch.exp(-self.log_var_sc.detach()), torch.exp(-self.log_var_tc.detach())
+        else:
+            alpha = beta = torch.ones(n, device=self.inv_sc.device)
+        return alpha * self.sc_active.to(alpha), beta
 
     def combine(self, sc: Tensor, tc: Tensor, use_sc: bool = True, use_tc: bool = True) -> Tensor:
         """The total loss from per-level SC and TC losses (``[K]`` each); unused subtasks are 0."""
+        sc = sc * self.sc_active.to(sc)
         if self.mode == "learned":
             total = sc.new_zeros(())
-            if use_sc:
-                total = total + uncertainty_weighting(sc, self.log_var_sc)
+            if use_sc:   # an inactive level adds exp(-0) * 0 + 0
+                total = total + uncertainty_weighting(sc, self.log_var_sc * self.sc_active)
             if use_tc:
                 total = total + uncertainty_weighting(tc, self.log_var_tc)
             return total

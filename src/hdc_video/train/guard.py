@@ -53,6 +53,7 @@ class NonFiniteGuard:
         self.run = z()              # current run of skipped updates
         self.max_run = z()          # longest run since the last check
         self.skipped = z()          # skipped updates since the last check
+        self.total_skipped = 0      # skipped updates over all checks (host int)
 
     def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
         """``optimizer.step()``, skipped on the device when ``loss`` or ``grad_norm`` is not finite."""
@@ -83,6 +84,7 @@ class NonFiniteGuard:
         if max_run >= MAX_BAD_GRADS:
             raise TrainingError(f"{max_run} non-finite gradients in a row by step {self.offset + count}; "
                                 f"stopping; {last_good}")
+        self.total_skipped += skipped
         if skipped:
             log.warning("%d update(s) skipped for a non-finite gradient norm by step %d (%d in a row now)",
                         skipped, self.offset + count, run)

@@ -41,8 +41,10 @@ from hdc_video.train import distributed as ddp
 from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
+from hdc_video.train.monitor import KnnMonitor
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
-from hdc_video.train.runtime import autocast, resolve_device, resolve_precision, use_channels_last
+from hdc_video.train.run_info import log_end, log_start, start_facts, write_run_json
+from hdc_video.train.runtime import autocast, prepare_backbone, resolve_device, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
 CHECKPOINT_FORMAT = "hdc-video/1"
@@ -58,14 +60,15 @@ class Position:
 
 def build_model(cfg: Config) -> HDC:
     backbone = build_backbone(cfg.model.backbone, width=cfg.model.width)
-    return HDC(backbone, cfg.method, views_per_crop=cfg.data.views_per_crop)
+    return HDC(backbone, cfg.method, views_per_crop=cfg.data.views_per_crop, clip_len=cfg.data.clip_len)
 
 
 def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
     d = cfg.data
     index = open_index(data_root, format=d.format, split=d.split, subset="train")
-    augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter,
-                          grayscale=d.grayscale, blur=d.blur)
+    augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter, brightness=d.brightness,
+                          contrast=d.contrast, saturation=d.saturation, hue=d.hue, grayscale=d.grayscale,
+                          blur=d.blur, blur_sigma=tuple(d.blur_sigma))
     return PretrainDataset(index, make_decoder(d.decoder), TwoCropSampler(d.clip_len, d.stride), augment,
                            views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
 
@@ -101,9 +104,9 @@ class Pretrainer:
             raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
                                 f"train.batch_size={t.batch_size}")
         self.model = build_model(cfg).to(self.device)
-        if use_channels_last(t.channels_last, self.device):
-            self.model.backbone.to(memory_format=torch.channels_last_3d)
-            self.model.backbone_channels_last = True
+        self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
+                                        use_channels_last(t.channels_last, self.device, self.dtype))
+        self.model.backbone_channels_last = self.runtime["channels_last"]
         if t.compile:  # in place: the state-dict keys (and so checkpoints) stay those of the plain model
             self.model.backbone.compile()
         self.optimizer = build_optimizer(self.model, t)
@@ -120,13 +123,29 @@ class Pretrainer:
         self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else NullMetrics()
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
         self.guard = NonFiniteGuard(self.device, step_offset=self.pos.step)
+        self.monitor = (KnnMonitor(data_root, cfg, self.device, self.dtype, self.runtime["channels_last"])
+                        if t.monitor_every and self.main else None)
+        if self.monitor is not None and resume_state is not None:
+            self.monitor.step0 = dict(resume_state.get("monitor_step0", {}))
+        self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=t.compile,
+                                 world_size=self.world, index=self.dataset.index, config=cfg.to_dict())
 
     def _wrap(self, model: HDC) -> torch.nn.Module:
-        """DDP around ``model`` when distributed (SyncBatchNorm first with ``train.sync_bn``, CUDA only)."""
+        """DDP around ``model`` when distributed, with SyncBatchNorm first (``train.sync_bn``; by
+        default on under CUDA). Without it each rank normalises with its own videos' statistics
+        while the negatives come from every rank: the local-BN leak SimCLR describes."""
         if self.world == 1:
             return model
-        if self.cfg.train.sync_bn:       # same parameters and state-dict keys: checkpoints are unchanged
+        sync = self.cfg.train.sync_bn if self.cfg.train.sync_bn is not None else self.device.type == "cuda"
+        if sync:       # same parameters and state-dict keys: checkpoints are unchanged
             torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif self.main:
+            log.warning("BatchNorm statistics are per process (%s): each rank normalises its own %d videos while "
+                        "the negatives come from all %d ranks, which lets BatchNorm leak batch identity; %s",
+                        "train.sync_bn=false" if self.cfg.train.sync_bn is False else "no SyncBatchNorm on a CPU",
+                        self.cfg.train.batch_size // self.world, self.world,
+                        "set train.sync_bn=true" if self.device.type == "cuda" else
+                        "prefer one process with the whole batch on a CPU")
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
                                                          find_unused_parameters=model.has_unused_parameters)
@@ -141,7 +160,8 @@ class Pretrainer:
                 "step": self.pos.step, "epoch": self.pos.epoch, "batch": self.pos.batch,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                "stage_channels": list(self.model.backbone.stage_channels)}
+                "stage_channels": list(self.model.backbone.stage_channels),
+                "monitor_step0": dict(self.monitor.step0) if self.monitor is not None else {}}
 
     def _load_state(self, st: dict) -> None:
         self.model.load_state_dict(st["model"])
@@ -176,20 +196,35 @@ class Pretrainer:
                    unit="step", dynamic_ncols=True)
         first_loss = last_loss = None
         tick, logged_at = time.perf_counter(), self.pos.step
+        started, start_step, clips_per_step = tick, self.pos.step, None
+        if self.main:
+            log_start(self.facts, "pretraining")
+            write_run_json(self.out, self.facts)
+        knn: dict[str, float] = {}
+        if self.monitor is not None and not self.monitor.step0:     # the baseline: the network at step 0
+            knn = self.monitor.step0 = self.monitor.measure(self.model.backbone)
+            self.metrics.log(self.pos.step, self._monitor_row(knn))
         try:
             batches = self._batches()
             while self.pos.step < t.steps:
                 batch = next(batches)
                 video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
                          if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
-                loss, grad_norm, logs = self.step(video)
+                overlap = batch.get("overlap")
+                loss, grad_norm, logs = self.step(video, None if overlap is None else overlap.to(self.device))
+                clips_per_step = video.shape[0] * video.shape[1] * self.world
                 self.scheduler.step()
                 self.pos.step += 1
                 self.pos.batch += 1
+                if self.monitor is not None and (self.pos.step % t.monitor_every == 0 or self.pos.step == t.steps):
+                    knn = self.monitor.measure(self.model.backbone)
+                    self.monitor.check(knn, self.pos.step)
+                    self.metrics.log(self.pos.step, self._monitor_row(knn))
+                    bar.set_postfix_str(f"knn {_knn_text(knn, self.monitor.step0)}", refresh=False)
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
                     self.guard.check(self._where)         # the step's only host reads are here
                     now = time.perf_counter()
-                    n_clips = video.shape[0] * video.shape[1] * (self.pos.step - logged_at) * self.world
+                    n_clips = clips_per_step * (self.pos.step - logged_at)
                     logged_at = self.pos.step
                     row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
                            "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
@@ -198,7 +233,8 @@ class Pretrainer:
                     self.metrics.log(self.pos.step, row)
                     last_loss = row["loss"]
                     first_loss = last_loss if first_loss is None else first_loss
-                    bar.set_postfix(loss=f"{row['loss']:.3f}", clips_s=f"{row['clips_per_s']:.0f}")
+                    bar.set_postfix_str(f"loss {row['loss']:.3f}, {row['clips_per_s']:.0f} clips/s"
+                                        + (f", knn {_knn_text(knn, self.monitor.step0)}" if knn else ""))
                 bar.update(1)
                 if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
                     self.guard.check(self._where)         # never save after a non-finite loss
@@ -209,22 +245,36 @@ class Pretrainer:
             bar.close()
             self.metrics.close()
         self.loader.skips.end_epoch(self.pos.epoch)      # the summary of a partial last epoch
+        wall = time.perf_counter() - started
+        end = {"steps": self.pos.step, "steps_this_run": self.pos.step - start_step, "wall_s": round(wall, 2),
+               "clips_per_s": round((clips_per_step or 0) * (self.pos.step - start_step) / max(wall, 1e-9), 2),
+               "skipped_updates": self.guard.total_skipped, "skipped_videos": len(self.loader.skips.failed),
+               "first_loss": first_loss, "last_loss": last_loss}
+        if self.main:
+            log_end(end, "pretraining")
+            write_run_json(self.out, self.facts, end)
         return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
-                "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed)}
+                "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed),
+                "skipped_updates": self.guard.total_skipped, "wall_s": end["wall_s"]}
 
-    def step(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def step(self, video: torch.Tensor, overlap: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """One update: forward, backward, gradient clipping and the guarded optimizer step, with no
         host sync (tested): a non-finite loss or gradient skips the update on the device and is
         reported at the next :meth:`NonFiniteGuard.check`. Returns device tensors."""
         t = self.cfg.train
         with autocast(self.device, self.dtype):
-            loss, logs = self.net(video)   # the global batch's loss, the same on every rank
+            loss, logs = self.net(video, overlap)   # the global batch's loss, the same on every rank
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                    t.clip_grad if t.clip_grad > 0 else float("inf"))
         self.guard.step(self.optimizer, loss, grad_norm)
         return loss, grad_norm, logs
+
+    def _monitor_row(self, knn: dict[str, float]) -> dict[str, float]:
+        """The monitor's numbers beside their step-0 values (``knn0/<label>``) for metrics.jsonl."""
+        return {**knn, **{k.replace("knn/", "knn0/"): v for k, v in self.monitor.step0.items()}} \
+            if self.monitor.step0 else dict(knn)
 
     def _where(self) -> str:
         if self.last_good is None:
@@ -236,6 +286,14 @@ class Pretrainer:
             return load_checkpoint(self.last_good)["step"]
         except Exception:  # noqa: BLE001
             return "?"
+
+
+def _knn_text(knn: dict[str, float], step0: dict[str, float]) -> str:
+    """``action 0.42 (0.31)``: the first label's kNN top-1 and its step-0 value."""
+    key = "knn/action" if "knn/action" in knn else next(iter(knn), None)
+    if key is None:
+        return "-"
+    return f"{key[4:]} {knn[key]:.2f} ({step0.get(key, float('nan')):.2f})"
 
 
 def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | None = None,

@@ -8,6 +8,7 @@ import logging
 import torch
 
 from hdc_video.config import ConfigError
+from hdc_video.models.time_padding import pad_time_explicitly
 
 log = logging.getLogger("hdc_video")
 
@@ -22,23 +23,27 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True on CPUs with AMX or AVX-512 BF16, where bf16 convolutions beat fp32."""
+    """True on CPUs with native bf16 arithmetic (AVX512-BF16 or AMX, read from ``/proc/cpuinfo``),
+    where bf16 convolutions beat fp32 2-3x; False where bf16 would be emulated (or unknown)."""
     try:
-        cap = torch.backends.cpu.get_cpu_capability()
-    except Exception:  # noqa: BLE001
-        return False
-    return "AMX" in cap.upper() or "AVX512" in cap.upper()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def resolve_precision(precision: str, device: torch.device, training: bool = True) -> torch.dtype | None:
     """``None`` means fp32 (no autocast).
 
-    ``auto``: bf16 on CUDA; on CPU bf16 for inference only (where it is ~3x faster with AMX).
-    CPU *training* stays fp32 by default: with torch 2.14's oneDNN, bf16 conv3d weight gradients
-    came out NaN intermittently (same input, same loss; R3D-18 in a few percent of steps,
-    R(2+1)D's temporal 3x1x1 convolutions in nearly every step — benchmarks/precision.py counts
-    them), so bf16 training on CPU is opt-in (``train.precision=bf16``), and the trainer skips any
-    update whose gradient is not finite.
+    ``auto``: bf16 on CUDA (where supported) and on a CPU with native bf16, for training and
+    inference alike; fp32 elsewhere. CPU training in bf16 needs :func:`prepare_backbone`'s
+    temporal-padding workaround (oneDNN's bf16 conv3d weight gradient reads uninitialised memory
+    for shallow-in-time inputs: ``benchmarks/bf16_conv3d_repro.py``); every trainer applies it.
+    ``training`` is kept for callers that distinguish; both resolve alike today.
     """
     if precision == "fp32":
         return None
@@ -46,7 +51,22 @@ def resolve_precision(precision: str, device: torch.device, training: bool = Tru
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_has_fast_bf16() and not training else None
+    return torch.bfloat16 if cpu_has_fast_bf16() else None
+
+
+def needs_time_padding(device: torch.device, dtype: torch.dtype | None) -> bool:
+    """CPU bf16 training: 3D convolutions must pad time explicitly (see :mod:`hdc_video.models.time_padding`)."""
+    return device.type == "cpu" and dtype == torch.bfloat16
+
+
+def prepare_backbone(backbone: torch.nn.Module, device: torch.device, dtype: torch.dtype | None,
+                     channels_last: bool) -> dict:
+    """Memory layout and the CPU bf16 workaround, in place, before an optimizer is built; returns
+    what was done (``channels_last``, ``time_padded_convs``) for the run's start-up log."""
+    if channels_last:
+        backbone.to(memory_format=torch.channels_last_3d)
+    padded = pad_time_explicitly(backbone) if needs_time_padding(device, dtype) else 0
+    return {"channels_last": channels_last, "time_padded_convs": padded}
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
@@ -55,10 +75,9 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def use_channels_last(setting: str, device: torch.device) -> bool:
-    """``auto``: on CUDA only. On CPU it only matters with bf16 training (opt-in, see
-    :func:`resolve_precision`), where benchmarks/precision.py measured it 1.3-1.8x faster than the
-    default layout; which layout produced NaN weight gradients depended on the backbone there."""
+def use_channels_last(setting: str, device: torch.device, dtype: torch.dtype | None = None) -> bool:
+    """``auto``: on CUDA, and on a CPU running bf16 (where oneDNN's bf16 kernels prefer it:
+    ``benchmarks/precision.py``); never for CPU fp32."""
     if setting == "auto":
-        return device.type == "cuda"
+        return device.type == "cuda" or (device.type == "cpu" and dtype == torch.bfloat16)
     return setting == "always"

@@ -90,4 +90,5 @@ def open_index(root: str | Path, format: str = "auto", split: int = 1, subset: s
     if unknown:
         raise DataError(f"format {fmt!r} takes no option {', '.join(unknown)} (options: {', '.join(sorted(known))})")
     index = reader(root, split=split, subset=subset, **kw)
+    index.format = fmt
     return drop_known_bad(index, bad_list)

@@ -78,4 +78,5 @@ def drop_known_bad(index: VideoIndex, bad_list: str | Path | None = "auto") -> V
     if dropped:
         log.info("skipping %d known-bad videos listed in %s (of %d listed there; `hdc verify` rewrites it)",
                  dropped, bad_list, len(bad))
-    return VideoIndex(entries=keep, classes=list(index.classes), root=index.root)
+    return VideoIndex(entries=keep, classes=list(index.classes), root=index.root, format=index.format,
+                      known_bad=index.known_bad + dropped)
