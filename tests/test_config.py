@@ -72,3 +72,62 @@ def test_fixed_weights_follow_the_levels_they_were_given_for():
     assert alpha.tolist() == [0.25, 1.0] and beta.tolist() == [0.5, 2.0]
     with pytest.raises(ConfigError, match="twice"):
         build_config(overrides=["method.levels=[-1, -1]"])
+
+
+def test_a_preset_equals_its_expanded_keys_and_later_keys_win(tmp_path):
+    from dataclasses import asdict
+
+    from hdc_video.config import AUGMENT_PRESETS
+
+    for name, keys in AUGMENT_PRESETS.items():
+        by_name = asdict(build_config(overrides=[f"data.preset={name}"]).data)
+        expanded = asdict(build_config(overrides=[f"data.{k}={v}" for k, v in keys.items()]).data)
+        assert {k: v for k, v in by_name.items() if k != "preset"} == {k: v for k, v in expanded.items() if k != "preset"}
+    # a key beside the preset, in the same mapping or later, wins; a later preset wins over earlier keys
+    f = tmp_path / "aug.yaml"
+    f.write_text("data:\n  blur: 0.1\n  preset: strong\n")
+    assert build_config([str(f)]).data.blur == 0.1 and build_config([str(f)]).data.hue == 0.2
+    assert build_config(overrides=["data.preset=strong", "data.hue=0.05"]).data.hue == 0.05
+    assert build_config(overrides=["data.hue=0.05", "data.preset=strong"]).data.hue == 0.2
+    with pytest.raises(ConfigError, match="data.preset: 'extreme' is not one of default, light, strong"):
+        build_config(overrides=["data.preset=extreme"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.hue=0.7", "data.hue in [0, 0.5]"),
+    ("data.brightness=-1", "data.brightness/contrast/saturation must be >= 0"),
+    ("data.blur_sigma=[2.0, 1.0]", "data.blur_sigma must be [min, max]"),
+    ("method.invariance=vibes", "method.invariance: 'vibes' is not one of margin, accuracy, mi, pos_cosine"),
+    ("method.sc_positives=all", "'all' is not one of any_time, same_time, other_view"),
+    ("method.whole_views=3", "method.whole_views 2 or 4"),
+    ("train.monitor_every=-1", "train.monitor_every must be >= 0"),
+    ("train.sync_bn=maybe", "train.sync_bn: expected bool"),
+])
+def test_new_keys_are_validated(override, message):
+    with pytest.raises(ConfigError) as e:
+        build_config(overrides=[override])
+    assert message in str(e.value)
+
+
+def test_augmentation_keys_reach_the_worker_and_the_device_path(tiny_bench):
+    """The data.* augmentation keys build the ClipAugment both paths apply (the device path hands
+    the same object to views_to_device), and both paths give the same views."""
+    import torch
+    from torch.utils.data._utils.collate import default_collate
+
+    from conftest import TINY
+    from hdc_video.data.device_augment import RawViewsDataset, views_to_device
+    from hdc_video.train.pretrain import build_pretrain_data
+
+    keys = dict(brightness=0.7, contrast=0.6, saturation=0.5, hue=0.3, grayscale=0.4, blur=0.6,
+                blur_sigma=[0.5, 1.5], scale=[0.25, 0.9], jitter=0.9, flip=0.3)
+    cfg = build_config(overrides=TINY + [f"data.{k}={v}" for k, v in keys.items()])
+    cpu = build_pretrain_data(cfg, tiny_bench)
+    device = RawViewsDataset(build_pretrain_data(cfg, tiny_bench), raw_size=None)
+    for aug in (cpu.augment, device.clip_augment):
+        got = {k: list(getattr(aug, k)) if isinstance(getattr(aug, k), tuple) else getattr(aug, k) for k in keys}
+        assert got == keys
+    samples = [(i, 1000 + i) for i in range(4)]
+    want = torch.stack([cpu[k]["video"] for k in samples])
+    got = views_to_device(default_collate([device[k] for k in samples])["video"], device.clip_augment, "cpu")
+    assert torch.allclose(got, want, atol=1e-5, rtol=0)

@@ -145,3 +145,26 @@ def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_benc
     plain = build_model(build_config(overrides=over))
     plain.load_state_dict(state["model"])           # strict: no "_orig_mod." keys
     assert eager["steps"] == compiled["steps"] == 2
+
+
+def test_a_run_says_what_runs(tiny_bench, tmp_path):
+    """log.txt (and the console) name the device, precision, layout, compile, world size, dataset and
+    config at start and the steps, wall time, clips/s and skips at the end; run.json holds the same."""
+    out = tmp_path / "run"
+    proc = _cli(["pretrain", "--data", str(tiny_bench), "--out", str(out), "--no-progress", *TINY, "train.steps=3",
+                 "train.precision=bf16"])
+    log = (out / "log.txt").read_text()
+    for text in ("pretraining on cpu", "precision bf16", "channels_last_3d", "explicit time padding", "compile off",
+                 "1 process(es)", "dataset ", "format ucf101, 45 videos, 15 classes, 0 skipped up front",
+                 "config: {", "pretraining finished: 3 steps in", "clips/s", "0 update(s) skipped"):
+        assert text in log, text
+    assert "precision bf16" in proc.stderr
+    facts = json.loads((out / "run.json").read_text())
+    assert facts["start"]["precision"] == "bf16" and facts["start"]["time_padded_convs"] > 0
+    assert facts["start"]["dataset"]["videos"] == 45 and facts["start"]["config"]["train"]["steps"] == 3
+    assert facts["end"]["steps"] == 3 and facts["end"]["skipped_updates"] == 0 and facts["end"]["clips_per_s"] > 0
+    fp32 = tmp_path / "fp32"
+    _cli(["pretrain", "--data", str(tiny_bench), "--out", str(fp32), "--no-progress", *TINY, "train.steps=1",
+          "train.precision=fp32"])
+    start = json.loads((fp32 / "run.json").read_text())["start"]
+    assert start["precision"] == "fp32" and start["time_padded_convs"] == 0 and start["memory_layout"] == "contiguous"

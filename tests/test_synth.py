@@ -207,3 +207,60 @@ def test_render_contrast_survives_grayscale():
         # the glyph is visible in luminance: the glyph box differs from the frame border
         inner = gray[0, max(cy - 8, 0):cy + 8, max(cx - 8, 0):cx + 8]
         assert abs(np.percentile(inner, 90) - np.percentile(inner, 10)) > 60
+
+
+# ------------------------------------------------------------------------ nuisance = scene
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return generate_benchmark(tmp_path_factory.mktemp("scene") / "bench", progress=False, nuisance="scene", **TINY)
+
+
+def _border(video: np.ndarray, width: int = 6) -> np.ndarray:
+    """Per-frame mean colour of the frame's border strip (where the glyph rarely is): ``[T, 3]``."""
+    mask = np.ones(video.shape[1:3], dtype=bool)
+    mask[width:-width, width:-width] = False
+    return video[:, mask].astype(float).mean(1)
+
+
+def test_scene_layout_attributes_and_meta_read_back(scene):
+    train, test = read_ucf101(scene, subset="train"), read_ucf101(scene, subset="test")
+    assert len(train) == 30 and len(test) == 15
+    meta = json.loads((scene / "meta.json").read_text())
+    assert meta["params"]["nuisance"] == "scene"
+    assert "Nuisances: scene" in (scene / "README.txt").read_text()
+    app = relabel(test, read_labels_csv(scene / "attributes.csv", "appearance"))
+    assert app.labels.tolist() == [e.label // 5 for e in test]
+
+
+def test_scene_backgrounds_identify_the_video_not_the_class():
+    """Two videos of one class differ in background colour and texture; one video's background
+    stays the same over time (the camera only pans)."""
+    rng = lambda g: np.random.default_rng(video_seed(7, 2, "Still", g, "scene"))   # noqa: E731
+    a, _ = render_video(2, "Still", rng(1), 16, 48, nuisance="scene")
+    b, _ = render_video(2, "Still", rng(2), 16, 48, nuisance="scene")
+    ba, bb = _border(a), _border(b)
+    within = np.abs(ba - ba[0]).max()                # over time, one video
+    between = np.abs(ba.mean(0) - bb.mean(0)).max()  # two videos of the same class
+    assert within < 12 and between > 3 * within
+    # texture: the background's spatial detail differs between the two videos
+    grey = lambda v: v[0].astype(float) @ np.array([0.299, 0.587, 0.114])   # noqa: E731
+    assert abs(np.std(np.diff(grey(a), axis=1)) - np.std(np.diff(grey(b), axis=1))) > 0.5 or between > 20
+    # the camera moves: a static-glyph video is not static
+    assert np.abs(a[-1].astype(float) - a[0].astype(float)).mean() > 1.0
+    # none is still the original benchmark: a fixed background with no pan (Still: ~1 px jitter)
+    c, _ = render_video(2, "Still", np.random.default_rng(video_seed(7, 2, "Still", 1)), 16, 48)
+    assert np.abs(_border(c) - _border(c)[0]).max() < 3
+
+
+def test_scene_seeds_differ_from_none_seeds_and_render_deterministically():
+    assert video_seed(0, 1, "Fall", 1).entropy == video_seed(0, 1, "Fall", 1, "none").entropy
+    assert video_seed(0, 1, "Fall", 1, "scene").spawn_key == () and \
+        list(video_seed(0, 1, "Fall", 1, "scene").entropy) != list(video_seed(0, 1, "Fall", 1).entropy)
+    one, _ = render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="scene")
+    two, _ = render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="scene")
+    assert np.array_equal(one, two)
+    with pytest.raises(ValueError, match="nuisance must be one of none, scene"):
+        render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="fog")
+    with pytest.raises(DataError, match="nuisance must be one of"):
+        generate_benchmark("/tmp/never-written", nuisance="fog")

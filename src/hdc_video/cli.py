@@ -12,7 +12,8 @@ import sys
 
 from hdc_video.logs import setup_logging
 
-COMMANDS = ["synth", "pretrain", "linear", "finetune", "demo", "backbones", "report", "retrieve", "extract", "verify", "prepare"]
+COMMANDS = ["synth", "pretrain", "linear", "finetune", "demo", "study", "backbones", "report", "retrieve", "extract",
+            "verify", "prepare"]
 
 
 def build_parser() -> argparse.ArgumentParser:
