@@ -21,7 +21,8 @@ import numpy as np
 from hdc_video.data.errors import DataError
 
 from .motions import MOTION_HELP, MOTIONS
-from .render import NUISANCES, digits, render_video
+from .assets import digits
+from .render import NUISANCES, render_video
 
 __all__ = ["FPS", "benchmark_sample", "class_name", "generate_benchmark", "video_seed"]
 

@@ -11,36 +11,16 @@ keeps it, and its colour, size and position do not depend on the class.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from .assets import digits, glyph_colour, photos
 from .motions import motion_track
 from .scene import camera_path, scene_canvas, view_through
 
-__all__ = ["NUISANCES", "GLYPH_SIZE", "LUMA", "digits", "glyph_colour", "photos", "render_video"]
+__all__ = ["NUISANCES", "GLYPH_SIZE", "render_video"]
 
 NUISANCES = ("none", "scene")
 GLYPH_SIZE = {"none": (0.35, 0.45), "scene": (0.3, 0.5)}  # glyph box side, fraction of the frame
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, what grayscale augmentations use
-
-
-@lru_cache(maxsize=1)
-def digits():
-    """``(images [1797, 8, 8] in [0, 1], indices of each digit's images)`` from ``load_digits``."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    by_digit = [np.flatnonzero(d.target == k) for k in range(10)]
-    return d.images.astype(np.float64) / 16.0, by_digit
-
-
-@lru_cache(maxsize=1)
-def photos():
-    """scikit-learn's bundled photos (china.jpg, flower.jpg) as uint8 arrays."""
-    from sklearn.datasets import load_sample_images
-
-    return tuple(np.ascontiguousarray(im) for im in load_sample_images().images)
 
 
 def _glyph_alpha(image8: np.ndarray, up: int = 4) -> np.ndarray:
@@ -50,17 +30,6 @@ def _glyph_alpha(image8: np.ndarray, up: int = 4) -> np.ndarray:
     g = zoom(image8, up, order=3, mode="grid-constant", grid_mode=True)
     g = np.clip((g - 0.2) / 0.45, 0.0, 1.0)
     return np.pad(g, 1)
-
-
-def glyph_colour(hue: float, sat: float, luma: float) -> np.ndarray:
-    """An RGB colour in [0,1] of the given hue/saturation family with luminance exactly ``luma``."""
-    i, f = int(hue * 6) % 6, hue * 6 - int(hue * 6)
-    p, q, t = 1 - sat, 1 - f * sat, 1 - (1 - f) * sat
-    c = np.array([(1, t, p), (q, 1, p), (p, 1, t), (p, q, 1), (t, p, 1), (1, p, q)][i], dtype=np.float64)
-    l0 = float(c @ LUMA)
-    if luma <= l0:
-        return c * (luma / l0)
-    return c + (1 - c) * (luma - l0) / (1 - l0)  # mix towards white
 
 
 def _photo_background(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .assets import glyph_colour, photos
+
 __all__ = ["TEXTURES", "camera_path", "scene_canvas", "view_through"]
 
 TEXTURES = ("noise", "stripes", "checks", "blobs", "photo")
@@ -58,8 +60,6 @@ def _texture(kind: str, rng: np.random.Generator, side: int, size: int) -> np.nd
     elif kind == "photo":
         from PIL import Image
 
-        from .render import photos
-
         photo = photos()[int(rng.integers(len(photos())))]
         h, w = photo.shape[:2]
         crop = rng.uniform(0.3, 0.9) * min(h, w)
@@ -75,8 +75,6 @@ def _texture(kind: str, rng: np.random.Generator, side: int, size: int) -> np.nd
 def scene_canvas(rng: np.random.Generator, side: int, size: int, lo: float, hi: float) -> np.ndarray:
     """``float [side, side, 3]`` in [0, 1]: a random texture painted with a random two-colour palette
     whose luminances are ``lo`` and ``hi`` (so the scene's luminance stays in ``[lo, hi]``)."""
-    from .render import glyph_colour
-
     t = _texture(TEXTURES[int(rng.integers(len(TEXTURES)))], rng, side, size)
     dark = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), lo)
     light = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), hi)
