@@ -56,7 +56,7 @@ from torch import nn
 from conftest import free_port, loopback_env
 from hdc_video.cli import main
 from hdc_video.eval import finetune as ft
-from hdc_video.train.checkpoint import load_checkpoint
+from hdc_video.checkpoint import load_checkpoint
 
 WORLD = 2
 LOSS_TOL, GN_REL, REL, REL_RESUMED = 1e-5, 1e-5, 1e-5, 5e-4

@@ -15,7 +15,7 @@ import torch
 
 from conftest import TINY, same
 from hdc_video.config import ConfigError, build_config
-from hdc_video.train.checkpoint import load_checkpoint
+from hdc_video.checkpoint import load_checkpoint
 from hdc_video.train.metrics import read_metrics
 from hdc_video.train.pretrain import Pretrainer, TrainingError, build_model, pretrain
 

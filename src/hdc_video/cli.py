@@ -13,7 +13,7 @@ import sys
 from hdc_video.logs import setup_logging
 
 COMMANDS = ["synth", "pretrain", "linear", "finetune", "demo", "study", "backbones", "report", "retrieve", "extract",
-            "verify", "prepare"]
+            "export", "verify", "prepare"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from hdc_video.config import ConfigError
     from hdc_video.data.errors import DataError, DecodeError
-    from hdc_video.train.checkpoint import CheckpointError
+    from hdc_video.checkpoint import CheckpointError
     from hdc_video.train.pretrain import TrainingError
 
     args = build_parser().parse_args(argv)

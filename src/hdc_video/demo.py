@@ -16,7 +16,7 @@ from pathlib import Path
 from hdc_video.config import build_config
 from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
-from hdc_video.train.checkpoint import load_checkpoint
+from hdc_video.checkpoint import load_checkpoint
 from hdc_video.train.pretrain import pretrain
 
 log = logging.getLogger("hdc_video")

@@ -128,7 +128,7 @@ def _args(argv: list[str]):
 
 
 def _pretrain(data: Path, run: Path, files: list[str], overrides: list[str], progress: bool) -> None:
-    from hdc_video.train.checkpoint import load_checkpoint
+    from hdc_video.checkpoint import load_checkpoint
     from hdc_video.train.pretrain import pretrain
 
     ckpt = run / "checkpoint.pt"

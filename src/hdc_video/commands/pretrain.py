@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--config", action="append", default=[], metavar="FILE",
                    help="YAML config or bundled name (repeatable; later wins)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--auto-resume", action="store_true",
+                   help="resume when --out holds a checkpoint, start fresh otherwise (cluster jobs that get requeued)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
@@ -38,7 +40,10 @@ def run(a) -> int:
 
     main_rank = os.environ.get("RANK", "0") == "0"       # torchrun: only rank 0 writes log.txt and prints
     setup_logging(a.verbose, a.out / "log.txt" if main_rank else None)
-    summary = pretrain(a.data, a.out, a.config, a.overrides, resume=a.resume, progress=not a.no_progress)
+    if a.resume and a.auto_resume:
+        raise ValueError("--resume and --auto-resume: choose one")
+    summary = pretrain(a.data, a.out, a.config, a.overrides, resume="auto" if a.auto_resume else a.resume,
+                       progress=not a.no_progress)
     if main_rank:
         print(json.dumps(summary))
     return 0

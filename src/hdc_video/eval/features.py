@@ -25,8 +25,8 @@ from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
 from hdc_video.data.index import VideoIndex
 from hdc_video.models.registry import build_backbone
+from hdc_video.models.weights import backbone_from_state, read_weights
 from hdc_video.train import distributed as ddp
-from hdc_video.train.checkpoint import CheckpointError, load_checkpoint
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision
 
 log = logging.getLogger("hdc_video")
@@ -84,31 +84,21 @@ def clip_settings(cfg: Config, clip_len: int | None = None, stride: int | None =
 
 def load_backbone(checkpoint: str | Path | None, random_init: bool = False, backbone: str | None = None,
                   width: float | None = None, seed: int = 0) -> tuple[nn.Module, Config]:
-    """The pretrained backbone of ``checkpoint``, or (``random_init``) a fresh one of the same
-    architecture — or of ``backbone``/``width`` when there is no checkpoint."""
+    """The backbone of ``checkpoint`` (a run, a checkpoint or an ``hdc export`` file), or
+    (``random_init``) a fresh one of the same architecture -- or of ``backbone``/``width`` when
+    there is no checkpoint -- and the config it was trained with."""
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint)
-        if "config" not in state or "model" not in state:
-            raise CheckpointError(f"{checkpoint}: not an hdc-video checkpoint (no config/model)")
-        cfg = build_config(base=state["config"])
+        name, w, sd, info = read_weights(checkpoint)
+        cfg = build_config(base=info["config"]) if info.get("config") else \
+            build_config(overrides=[f"model.backbone={name}", f"model.width={w}"])
     elif random_init and backbone:
         cfg = build_config(overrides=[f"model.backbone={backbone}", f"model.width={width or 1.0}"])
     else:
         raise ValueError("give --checkpoint, or --random-init with --backbone")
     torch.manual_seed(seed)
-    net = build_backbone(cfg.model.backbone, width=cfg.model.width)
     if checkpoint is not None and not random_init:
-        sd = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
-        own = net.state_dict()
-        missing = [k for k in own if k not in sd]
-        unexpected = [k for k in sd if k not in own]
-        shape = [k for k in sd if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
-        if missing or unexpected or shape:
-            raise CheckpointError(f"{checkpoint}: backbone does not match {cfg.model.backbone} "
-                                  f"width {cfg.model.width} ({len(missing)} missing, {len(unexpected)} unexpected, "
-                                  f"{len(shape)} wrongly shaped tensors{', e.g. ' + shape[0] if shape else ''})")
-        net.load_state_dict(sd)
-    return net.eval(), cfg
+        return backbone_from_state(name, w, sd, checkpoint), cfg
+    return build_backbone(cfg.model.backbone, width=cfg.model.width).eval(), cfg
 
 
 @torch.no_grad()

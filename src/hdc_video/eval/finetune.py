@@ -63,7 +63,7 @@ from hdc_video.eval.predict import average_video_predictions, eval_batches, load
 from hdc_video.models.classifier import FinetuneNet, GlobalBatchDropout
 from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp
-from hdc_video.train.checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
+from hdc_video.checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.guard import NonFiniteGuard, TrainingError

@@ -38,7 +38,7 @@ from hdc_video.data.sampler import TwoCropSampler
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp
-from hdc_video.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from hdc_video.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.monitor import KnnMonitor
@@ -297,13 +297,19 @@ def _knn_text(knn: dict[str, float], step0: dict[str, float]) -> str:
 
 
 def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | None = None,
-             overrides: list[str] | None = None, resume: bool = False, progress: bool = True) -> dict:
+             overrides: list[str] | None = None, resume: bool | str = False, progress: bool = True) -> dict:
     """Build the config, prepare the run folder and train. Returns a summary dict.
 
+    ``resume``: False (``out`` must not hold a run), True (it must), or ``"auto"`` (resume when
+    ``out`` holds a checkpoint, start fresh otherwise: what a requeued cluster job wants).
     Under ``torchrun`` every rank runs this; all of them read the checkpoint to resume from, only
     rank 0 writes into ``out``."""
     out = Path(out)
     state = None
+    if resume == "auto":
+        resume = (out / "checkpoint.pt").exists()
+        if resume:
+            log.info("--auto-resume: %s holds a checkpoint, resuming it", out)
     if resume:
         state = load_checkpoint(out / "checkpoint.pt")
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

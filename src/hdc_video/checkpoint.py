@@ -36,17 +36,23 @@ def save_atomic(state: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint (file, or a run folder holding ``checkpoint.pt``) safely."""
+def read_state(path: str | Path) -> tuple[Path, Any]:
+    """``(file, object)`` of a saved file (or of a run folder's ``checkpoint.pt``), loaded safely
+    (``weights_only=True``, on the CPU); an unreadable file is one clear :class:`CheckpointError`."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return path, torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is one clear line
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint (file, or a run folder holding ``checkpoint.pt``) safely."""
+    path, state = read_state(path)
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"{path}: not an hdc-video checkpoint (no model/config)")
     return state
