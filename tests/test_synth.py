@@ -264,3 +264,34 @@ def test_scene_seeds_differ_from_none_seeds_and_render_deterministically():
         render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="fog")
     with pytest.raises(DataError, match="nuisance must be one of"):
         generate_benchmark("/tmp/never-written", nuisance="fog")
+
+
+def test_shapes_are_distinct_solid_and_vary_per_video():
+    from hdc_video.synth.shapes import SHAPES, shape_alpha
+
+    masks = {s: shape_alpha(s, np.random.default_rng(0)) for s in SHAPES}
+    for s, m in masks.items():
+        assert m.shape == (34, 34) and m[0].max() == 0 and 0.15 < m.mean() < 0.8, s
+    for i, a in enumerate(SHAPES):
+        for b in SHAPES[i + 1:]:
+            inter = np.minimum(masks[a], masks[b]).sum()
+            union = np.maximum(masks[a], masks[b]).sum()
+            assert inter / union < 0.85, (a, b)
+    other = shape_alpha("star", np.random.default_rng(1))
+    assert np.abs(other - masks["star"]).mean() > 0.005          # per-video variation
+    with pytest.raises(ValueError, match="unknown shape"):
+        shape_alpha("blob", np.random.default_rng(0))
+
+
+def test_shapes_benchmark_names_and_attributes(tmp_path):
+    out = generate_benchmark(tmp_path / "b", digits=3, motions=2, videos_per_class=2, frames=8, size=32,
+                             nuisance="scene", glyphs="shapes", progress=False)
+    train = read_ucf101(out, subset="train")
+    assert train.classes == ["CircleFall", "CircleRise", "SquareFall", "SquareRise", "TriangleFall", "TriangleRise"]
+    with (out / "attributes.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["appearance"] for r in rows} == {"circle", "square", "triangle"}
+    assert json.loads((out / "meta.json").read_text())["params"]["glyphs"] == "shapes"
+    assert "shape = appearance" in (out / "README.txt").read_text()
+    with pytest.raises(DataError, match="shapes: the appearance classes must be in 1..8"):
+        generate_benchmark(tmp_path / "c", digits=9, glyphs="shapes")

@@ -58,7 +58,7 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, help="data loader workers (default 2)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"),
-                   help="auto: bf16 on CUDA, fp32 for CPU training (default auto)")
+                   help="auto: bf16 on CUDA and on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32 (default auto)")
     p.add_argument("--seed", type=int, help="seed of the head, random init and data order (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

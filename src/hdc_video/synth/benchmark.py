@@ -1,10 +1,12 @@
-"""The built-in benchmark in the UCF101 layout: digits x motions, real video files, split files.
+"""The built-in benchmark in the UCF101 layout: glyphs x motions, real video files, split files.
 
-The action class is the (digit, motion) pair, e.g. ``Digit3Fall``; ``attributes.csv`` gives each
+The action class is the (glyph, motion) pair, e.g. ``Digit3Fall`` (``glyphs="digits"``) or
+``StarFall`` (``glyphs="shapes"``); ``attributes.csv`` gives each
 video's two factors so a probe can measure appearance and motion features separately. One clip per
 group (``cMM`` = ``c01``); groups ``g01 .. g{test_groups}`` are the test split, the rest train
 (split 1 only, like UCF101's ``testlist01``). All randomness of a video comes from
-``SeedSequence([seed, digit, motion id, group])`` (plus the nuisance level for ``scene``), so the
+``SeedSequence([seed, glyph, motion id, group])`` (plus the nuisance level and glyph kind where
+they are not the original benchmark's), so the
 output does not depend on ``workers`` and a class's videos do not depend on how many
 digits/motions were requested.
 """
@@ -20,11 +22,12 @@ import numpy as np
 
 from hdc_video.data.errors import DataError
 
-from .motions import MOTION_HELP, MOTIONS
 from .assets import digits
-from .render import NUISANCES, render_video
+from .motions import MOTION_HELP, MOTIONS
+from .render import GLYPHS, NUISANCES, render_video
+from .shapes import SHAPES
 
-__all__ = ["FPS", "benchmark_sample", "class_name", "generate_benchmark", "video_seed"]
+__all__ = ["FPS", "appearance_name", "benchmark_sample", "class_name", "generate_benchmark", "video_seed"]
 
 FPS = 25
 NUISANCE_HELP = {
@@ -33,15 +36,23 @@ NUISANCE_HELP = {
 }
 
 
-def class_name(digit: int, motion: str) -> str:
-    return f"Digit{digit}{motion}"
+def class_name(digit: int, motion: str, glyphs: str = "digits") -> str:
+    return f"Digit{digit}{motion}" if glyphs == "digits" else f"{SHAPES[digit].capitalize()}{motion}"
 
 
-def video_seed(seed: int, digit: int, motion: str, group: int, nuisance: str = "none") -> np.random.SeedSequence:
-    """The per-video seed: depends only on (seed, digit, motion, group) and the nuisance level
-    (``none`` keeps the original benchmark's seeds)."""
+def appearance_name(digit: int, glyphs: str = "digits") -> str:
+    """The ``appearance`` value of attributes.csv: ``digit3`` or ``star``."""
+    return f"digit{digit}" if glyphs == "digits" else SHAPES[digit]
+
+
+def video_seed(seed: int, digit: int, motion: str, group: int, nuisance: str = "none",
+               glyphs: str = "digits") -> np.random.SeedSequence:
+    """The per-video seed: depends only on (seed, glyph, motion, group), the nuisance level and the
+    glyph kind (``none`` with digits keeps the original benchmark's seeds)."""
     key = [int(seed), int(digit), MOTIONS.index(motion), int(group)]
-    return np.random.SeedSequence(key if nuisance == "none" else key + [NUISANCES.index(nuisance)])
+    if nuisance != "none" or glyphs != "digits":
+        key += [NUISANCES.index(nuisance)] + ([GLYPHS.index(glyphs)] if glyphs != "digits" else [])
+    return np.random.SeedSequence(key)
 
 
 def benchmark_sample(seed: int, digit: int, motion: str, group: int, videos_per_class: int) -> int:
@@ -53,9 +64,9 @@ def benchmark_sample(seed: int, digit: int, motion: str, group: int, videos_per_
 
 
 def _make_one(job: tuple) -> str:
-    path, digit, motion, group, sample, seed, frames, size, nuisance = job
-    rng = np.random.default_rng(video_seed(seed, digit, motion, group, nuisance))
-    video, _ = render_video(digit, motion, rng, frames, size, sample=sample, nuisance=nuisance)
+    path, digit, motion, group, sample, seed, frames, size, nuisance, glyphs = job
+    rng = np.random.default_rng(video_seed(seed, digit, motion, group, nuisance, glyphs))
+    video, _ = render_video(digit, motion, rng, frames, size, sample=sample, nuisance=nuisance, glyphs=glyphs)
     from hdc_video.data.video_io import write_video
 
     write_video(path, video, fps=FPS)
@@ -80,20 +91,25 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, videos_per_class: int = 8,
                        frames: int = 32, size: int = 64, seed: int = 0, ext: str = "avi",
                        test_groups: int | None = None, workers: int = 1, progress: bool = True,
-                       overwrite: bool = False, nuisance: str = "none") -> Path:
+                       overwrite: bool = False, nuisance: str = "none", glyphs: str = "digits") -> Path:
     """Write the digits x motions benchmark to ``out`` in the UCF101 layout and return ``out``.
 
     Layout: ``videos/<Class>/v_<Class>_gNN_c01.<ext>`` (one clip per group, ``videos_per_class``
     groups), ``splits/{classInd,trainlist01,testlist01}.txt`` (groups 1..test_groups are test),
     ``attributes.csv`` (``path,appearance,motion``, e.g. ``Digit3Fall/...avi,digit3,fall``),
     ``meta.json`` and ``README.txt``. ``nuisance``: ``none`` (static photo backgrounds) or ``scene``
-    (per-video textured backgrounds and a panning camera, :mod:`hdc_video.synth.scene`). Raises :class:`DataError` if ``out`` is non-empty and not
+    (per-video textured backgrounds and a panning camera, :mod:`hdc_video.synth.scene`). ``glyphs``:
+    ``digits`` (``digits`` of them, handwritten) or ``shapes`` (the first ``digits`` of
+    :data:`~hdc_video.synth.shapes.SHAPES`). Raises :class:`DataError` if ``out`` is non-empty and not
     ``overwrite``.
     """
     out = Path(out)
     ext = ext.lstrip(".").lower()
-    if not 1 <= digits <= 10:
-        raise DataError(f"digits must be in 1..10, got {digits}")
+    if glyphs not in GLYPHS:
+        raise DataError(f"glyphs must be one of {', '.join(GLYPHS)}, got {glyphs!r}")
+    most = 10 if glyphs == "digits" else len(SHAPES)
+    if not 1 <= digits <= most:
+        raise DataError(f"{glyphs}: the appearance classes must be in 1..{most}, got {digits}")
     if not 1 <= motions <= len(MOTIONS):
         raise DataError(f"motions must be in 1..{len(MOTIONS)}, got {motions}")
     if videos_per_class < 2:
@@ -110,19 +126,19 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
         raise DataError(f"test_groups must be in 1..{videos_per_class - 1}, got {test_groups}")
     _prepare_out(out, overwrite)
     motion_names = MOTIONS[:motions]
-    classes = [class_name(d, m) for d in range(digits) for m in motion_names]
+    classes = [class_name(d, m, glyphs) for d in range(digits) for m in motion_names]
     jobs, train, test, attrs = [], [], [], []
     for ci, (d, m) in enumerate((d, m) for d in range(digits) for m in motion_names):
         cls = classes[ci]
         for g in range(1, videos_per_class + 1):
             rel = f"{cls}/v_{cls}_g{g:02d}_c01.{ext}"
-            sample = benchmark_sample(seed, d, m, g, videos_per_class)
-            jobs.append((str(out / "videos" / rel), d, m, g, sample, seed, frames, size, nuisance))
+            sample = benchmark_sample(seed, d, m, g, videos_per_class) if glyphs == "digits" else None
+            jobs.append((str(out / "videos" / rel), d, m, g, sample, seed, frames, size, nuisance, glyphs))
             if g <= test_groups:
                 test.append(rel)
             else:
                 train.append(f"{rel} {ci + 1}")
-            attrs.append(f"{rel},digit{d},{m.lower()}")
+            attrs.append(f"{rel},{appearance_name(d, glyphs)},{m.lower()}")
 
     from tqdm.auto import tqdm
 
@@ -144,7 +160,7 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
     (splits / "testlist01.txt").write_text("".join(f"{line}\n" for line in test))
     (out / "attributes.csv").write_text("path,appearance,motion\n" + "".join(f"{a}\n" for a in attrs))
     params = dict(digits=digits, motions=motions, videos_per_class=videos_per_class, frames=frames,
-                  size=size, seed=seed, ext=ext, test_groups=test_groups, fps=FPS, nuisance=nuisance)
+                  size=size, seed=seed, ext=ext, test_groups=test_groups, fps=FPS, nuisance=nuisance, glyphs=glyphs)
     meta = dict(generator="hdc_video.synth.generate_benchmark", params=params,
                 motion_names=list(motion_names), classes=classes,
                 num_train=len(train), num_test=len(test))
@@ -152,11 +168,13 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
     readme = [
         "HDC synthetic action benchmark (hdc_video.synth.generate_benchmark)",
         "",
-        "Class = (handwritten digit = appearance, motion pattern = temporal factor), e.g. Digit3Fall.",
+        f"Class = ({'handwritten digit' if glyphs == 'digits' else 'shape'} = appearance, motion pattern = "
+        f"temporal factor), e.g. {classes[0]}.",
         "Layout follows UCF101: videos/<Class>/v_<Class>_gNN_c01.<ext>, splits/classInd.txt,",
         "splits/trainlist01.txt, splits/testlist01.txt; test = groups "
         + ", ".join(f"g{g:02d}" for g in range(1, test_groups + 1)) + ", train = the rest.",
-        "attributes.csv gives each video's appearance (digitN) and motion (lower case) labels.",
+        f"attributes.csv gives each video's appearance ({'digitN' if glyphs == 'digits' else 'the shape'}) and "
+        "motion (lower case) labels.",
         f"Nuisances: {nuisance} ({NUISANCE_HELP[nuisance]}).",
         "",
         "Parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()),

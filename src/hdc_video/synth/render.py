@@ -1,5 +1,6 @@
-"""Rendering one benchmark video: a handwritten digit (the appearance factor) moving with a motion
-pattern (the temporal factor, :mod:`.motions`) over a background.
+"""Rendering one benchmark video: a glyph -- a handwritten digit or a geometric shape
+(:mod:`.shapes`), the appearance factor -- moving with a motion pattern (the temporal factor,
+:mod:`.motions`) over a background.
 
 ``nuisance="none"``: a static background cut from scikit-learn's bundled photos (the original
 benchmark; its videos are reproduced bit for bit). ``nuisance="scene"``: the nuisances of real
@@ -16,10 +17,12 @@ import numpy as np
 from .assets import digits, glyph_colour, photos
 from .motions import motion_track
 from .scene import camera_path, scene_canvas, view_through
+from .shapes import SHAPES, shape_alpha
 
-__all__ = ["NUISANCES", "GLYPH_SIZE", "render_video"]
+__all__ = ["GLYPHS", "NUISANCES", "GLYPH_SIZE", "render_video"]
 
 NUISANCES = ("none", "scene")
+GLYPHS = ("digits", "shapes")
 GLYPH_SIZE = {"none": (0.35, 0.45), "scene": (0.3, 0.5)}  # glyph box side, fraction of the frame
 
 
@@ -60,19 +63,27 @@ def _contrast(rng: np.random.Generator, hue: float, sat: float, bright: bool):
 
 
 def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int = 32, size: int = 64,
-                 sample: int | None = None, nuisance: str = "none") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 sample: int | None = None, nuisance: str = "none",
+                 glyphs: str = "digits") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render one video: ``uint8 [frames, size, size, 3]`` and its :func:`motion_track` (in frame
     coordinates: with ``scene`` the camera's pan is included).
 
-    ``sample`` picks the digit image (an index into that digit's ``load_digits`` samples); None
-    draws one from ``rng``. ``nuisance``: ``none`` or ``scene`` (see the module docstring).
+    ``glyphs="digits"``: ``digit`` is the digit and ``sample`` picks its image (an index into that
+    digit's ``load_digits`` samples; None draws one from ``rng``); ``glyphs="shapes"``: ``digit``
+    indexes :data:`~.shapes.SHAPES` and the shape's per-video variation comes from ``rng``.
+    ``nuisance``: ``none`` or ``scene`` (see the module docstring).
     """
     if nuisance not in NUISANCES:
         raise ValueError(f"nuisance must be one of {', '.join(NUISANCES)}, got {nuisance!r}")
-    images, by_digit = digits()
-    pool = by_digit[digit]
-    k = int(rng.integers(len(pool))) if sample is None else sample % len(pool)
-    alpha_src = _glyph_alpha(images[pool[k]])
+    if glyphs not in GLYPHS:
+        raise ValueError(f"glyphs must be one of {', '.join(GLYPHS)}, got {glyphs!r}")
+    if glyphs == "shapes":
+        alpha_src = shape_alpha(SHAPES[digit], rng)
+    else:
+        images, by_digit = digits()
+        pool = by_digit[digit]
+        k = int(rng.integers(len(pool))) if sample is None else sample % len(pool)
+        alpha_src = _glyph_alpha(images[pool[k]])
     G = alpha_src.shape[0]
     if nuisance == "none":   # this draw order reproduces the original benchmark exactly
         bg = _photo_background(rng, size)
