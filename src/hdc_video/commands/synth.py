@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
     p.add_argument("out", type=Path, help="output folder (must be empty unless --overwrite)")
     p.add_argument("--glyphs", default="shapes", choices=["shapes", "digits"],
                    help="the appearance factor: geometric shapes (default; circle, square, triangle, cross, ring, star, "
-                        "crescent, hexagon) or handwritten digits (scikit-learn's 8x8 load_digits: hard for a tiny "
+                        "crescent, tee) or handwritten digits (scikit-learn's 8x8 load_digits: hard for a tiny "
                         "network to recognise, see docs/RESULTS.md)")
     p.add_argument("--appearances", "--digits", dest="digits", type=int, default=None,
                    help="appearance classes: the first N shapes (max 8) or digits 0..N-1 (max 10); default 6 shapes, "

@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["SHAPES", "shape_alpha"]
 
 # Order matters: ``generate_benchmark(digits=k, glyphs="shapes")`` uses the first k.
-SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "star", "crescent", "hexagon")
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "star", "crescent", "tee")
 
 
 def _polygon(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
@@ -63,9 +63,9 @@ def _inside(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
     if name == "crescent":
         off = rng.uniform(0.35, 0.5)
         return (x ** 2 + y ** 2 <= 0.9 ** 2) & ((x - off) ** 2 + y ** 2 >= 0.75 ** 2)
-    if name == "hexagon":
-        vx, vy = _regular(6, 0.92, rng, 0.04)
-        return _polygon(x, y, vx, vy)
+    if name == "tee":
+        t = rng.uniform(0.2, 0.3)
+        return ((np.abs(y + 0.9 - t) <= t) & (np.abs(x) <= 0.9)) | ((np.abs(x) <= t) & (y >= -0.9) & (y <= 0.9))
     raise ValueError(f"unknown shape {name!r}; known: {', '.join(SHAPES)}")
 
 
