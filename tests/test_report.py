@@ -14,10 +14,16 @@ import pytest
 from PIL import Image
 
 from hdc_video.cli import main
-from hdc_video.data.index import read_ucf101
+from hdc_video.data.indexes import open_index
 from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
 from hdc_video.report.plots import confusion_matrix, training_figures
+
+
+def read_ucf101(root, split, subset):
+    """The UCF101 split of ``root`` through the stable package-level ``open_index``."""
+    return open_index(root, format="ucf101", split=split, subset=subset)
+
 
 PROTO_LINEAR = "split 1 test, 5 clips × 1 centre crop, 8 frames stride 2, 32 px, level -1, centred, <logistic regression>"
 PROTO_RETR = "split 1 test queries vs train gallery, 5 clips × 1 crop, cosine similarity of centred L3 features"

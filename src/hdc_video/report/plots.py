@@ -1,6 +1,6 @@
 """Figures of ``hdc report`` (matplotlib, Agg backend). Every function writes one PNG and returns
 its path; inputs are plain Python / numpy values (the loading and its error handling live in
-:mod:`hdc_video.report`)."""
+:mod:`hdc_video.report.collect`)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,15 @@ def _panel_grid(n: int, title: str, cols: int = 2):
     return fig, flat[:n]
 
 
+def _style(ax, title: str, ylabel: str | None = None) -> None:
+    """Title, ``step`` on x (and ``ylabel`` on y), a light grid: every curve panel."""
+    ax.set_title(title)
+    ax.set_xlabel("step")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -78,8 +87,41 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def training_figures(rows: Sequence[dict], out_dir: Path) -> list[tuple[Path, str]]:
-    """The training-curve PNGs that ``rows`` (metrics.jsonl) has data for -> [(path, caption)]."""
+# (file, figure title, [(key after "L<k>/", panel title)], smoothed, caption, section, columns)
+MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
+LEVEL_GROUPS = [
+    ("train_level_losses.png", "Per-level losses (raw and smoothed)",
+     [("sc_loss", "Spatial Contrast loss $L_{SC}^{(k)}$"), ("tc_loss", "Temporal Contrast loss $L_{TC}^{(k)}$")],
+     True, "Per-level SC and TC losses; thin lines per step, thick lines smoothed.", "training", 2),
+    ("train_weights.png", r"Level weights $\alpha_k$ (SC) and $\beta_k$ (TC) per level",
+     [("alpha", r"SC weight $\alpha_k$"), ("beta", r"TC weight $\beta_k$")],
+     False, "The level weights α_k (Spatial Contrast) and β_k (Temporal Contrast) over training, one line "
+            "per level: the factor each level's SC and TC loss is multiplied by in HD-NCE.", "weights", 2),
+    ("train_pos_sim.png", "Positive-pair similarity of the projected embeddings",
+     [("sc_pos_sim", "SC positive-pair cosine similarity"), ("tc_pos_sim", "TC positive-pair cosine similarity")],
+     True, "Mean cosine similarity of positive pairs after the projection heads, per level.", "training", 2),
+    ("train_invariance.png", "Measured instance invariance of the backbone features",
+     [("sc_invariance", "SC invariance (frame-level features)"),
+      ("tc_invariance", "TC invariance (clip-level features)")],
+     False, "Measured invariance per level (the measure chosen by method.invariance, an exponential moving "
+            "average over batches): the signal the invariance weighting follows.", "weights", 2),
+    ("train_inv_ratio.png", "Invariance ratio to the deepest level, before the clip",
+     [("sc_inv_ratio", r"SC ratio $m_k / m_{deepest}$ (unclipped)"),
+      ("tc_inv_ratio", r"TC ratio $m_k / m_{deepest}$ (unclipped)")],
+     False, "Unclipped ratio of each level's invariance measure to the deepest level's. With invariance "
+            "weighting α_k / β_k are this ratio clipped to at most 1 (dashed line): wherever a curve is above "
+            "the line the clip bites and the weight stays at 1.", "weights", 2),
+    ("train_measures.png", "Every invariance measure per level (SC top, TC bottom)",
+     [(f"{t}_{m}", f"{t.upper()} {m.replace('_', ' ')}") for t in ("sc", "tc") for m in MEASURES],
+     False, "Every invariance measure per level as logged (exponential moving averages); the weighting "
+            "follows one of them (method.invariance), the one in the invariance figure.", "weights", 4),
+]
+
+
+def training_figures(rows: Sequence[dict], out_dir: Path, section: str | None = None) -> list[tuple[Path, str]]:
+    """The training-curve PNGs that ``rows`` (metrics.jsonl) has data for -> [(path, caption)]:
+    ``section="training"`` the optimisation and per-level loss / similarity curves, ``"weights"``
+    the level weights and the invariance they follow, ``None`` both."""
     out_dir = Path(out_dir)
     levels = levels_in(rows)
     colours = _level_colours(levels)
@@ -89,7 +131,7 @@ def training_figures(rows: Sequence[dict], out_dir: Path) -> list[tuple[Path, st
     panels = [(k, t) for k, t in (("loss", "total loss (HD-NCE)"), ("lr", "learning rate"),
                                   ("grad_norm", "gradient norm (before clipping)"))
               if len(series(rows, k)[0])]
-    if panels:
+    if panels and section in (None, "training"):
         fig, axes = _panel_grid(len(panels), "Optimisation", cols=3)
         for ax, (key, title) in zip(axes, panels):
             x, y = series(rows, key)
@@ -101,34 +143,16 @@ def training_figures(rows: Sequence[dict], out_dir: Path) -> list[tuple[Path, st
                 ys, s = smooth(y)
                 ax.plot(x, ys, color=BLUE, lw=2, label=f"smoothed (EMA {s:.2f})")
                 ax.legend(fontsize=8)
-            ax.set_title(title)
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
+            _style(ax, title)
         written.append((_save(fig, out_dir / "train_loss.png"),
                         "Total loss per step with an exponential moving average, learning rate and "
                         "gradient norm."))
 
-    groups = [
-        ("train_level_losses.png", "Per-level losses (raw and smoothed)",
-         [("sc_loss", "Spatial Contrast loss $L_{SC}^{(k)}$"), ("tc_loss", "Temporal Contrast loss $L_{TC}^{(k)}$")],
-         True, "Per-level SC and TC losses; thin lines per step, thick lines smoothed."),
-        ("train_weights.png", "Level weights",
-         [("alpha", r"SC weight $\alpha_k$"), ("beta", r"TC weight $\beta_k$")],
-         False, "The level weights α_k (Spatial Contrast) and β_k (Temporal Contrast) over training."),
-        ("train_pos_sim.png", "Positive-pair similarity of the projected embeddings",
-         [("sc_pos_sim", "SC positive-pair cosine similarity"), ("tc_pos_sim", "TC positive-pair cosine similarity")],
-         True, "Mean cosine similarity of positive pairs after the projection heads, per level."),
-        ("train_invariance.png", "Measured instance invariance of the backbone features",
-         [("sc_invariance", "SC invariance (frame-level features)"),
-          ("tc_invariance", "TC invariance (clip-level features)")],
-         False, "Measured invariance per level (positive-pair similarity of the pooled backbone "
-                "features, the signal the invariance weighting uses)."),
-    ]
-    for fname, title, keys, smoothed, caption in groups:
+    for fname, title, keys, smoothed, caption, sec, cols in LEVEL_GROUPS:
         avail = [(k, t) for k, t in keys if any(len(series(rows, f"{lv}/{k}")[0]) for lv in levels)]
-        if not avail:
+        if not avail or section not in (None, sec):
             continue
-        fig, axes = _panel_grid(len(avail), title)
+        fig, axes = _panel_grid(len(avail), title, cols=cols)
         for ax, (key, ptitle) in zip(axes, avail):
             for lv in levels:
                 x, y = series(rows, f"{lv}/{key}")
@@ -141,27 +165,52 @@ def training_figures(rows: Sequence[dict], out_dir: Path) -> list[tuple[Path, st
                     ax.plot(x, y, color=colours[lv], lw=2, label=lv)
             if key in ("alpha", "beta"):  # weights: keep 0 in view so small changes look small
                 ax.set_ylim(0.0, max(1.05, ax.get_ylim()[1]))
-            ax.set_title(ptitle)
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
+            if key.endswith("_inv_ratio"):
+                ax.axhline(1.0, color="black", ls="--", lw=1.2, label="clip (weight ≤ 1)")
+            _style(ax, ptitle, "weight" if key in ("alpha", "beta") else None)
             ax.legend(fontsize=8, title="level", title_fontsize=8)
         written.append((_save(fig, out_dir / fname), caption))
     return written
 
 
+def knn_labels(rows: Sequence[dict]) -> list[str]:
+    """The labels the kNN monitor logged (``knn/<label>`` keys), in first-seen order."""
+    return list(dict.fromkeys(k[4:] for r in rows for k in r if k.startswith("knn/") and len(k) > 4))
+
+
+def knn_figure(rows: Sequence[dict], path: Path) -> Path | None:
+    """One curve per monitored label (``knn/<label>`` over steps), its step-0 value (``knn0/<label>``,
+    else the curve's value at step 0) a dashed line of the same colour; ``None`` without kNN rows."""
+    labels = [lab for lab in knn_labels(rows) if len(series(rows, f"knn/{lab}")[0])]
+    if not labels:
+        return None
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(8.0, 4.2))
+    lo, hi = 0.0, 1.0
+    for i, lab in enumerate(labels):
+        colour = cmap(i % 10)
+        x, y = series(rows, f"knn/{lab}")
+        ax.plot(x, y, color=colour, lw=2, marker="o", ms=3.5, label=lab)
+        base = series(rows, f"knn0/{lab}")[1]
+        base = base[-1] if len(base) else (y[0] if x[0] == 0 else None)
+        if base is not None:
+            ax.axhline(base, color=colour, ls="--", lw=1.2, alpha=0.9)
+        lo, hi = min(lo, *y), max(hi, *y)
+    ax.plot([], [], color="grey", ls="--", lw=1.2, label="step 0 (dashed)")
+    ax.set_ylim(lo - 0.02, hi + 0.05)
+    _style(ax, "Online kNN monitor: top-1 of each label from the frozen backbone", "kNN top-1")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return _save(fig, path)
+
+
 # ------------------------------------------------------------------------------------- t-SNE
 def _category_colours(values: Sequence[str]) -> tuple[list[str], dict[str, tuple]]:
     cats = sorted(set(values), key=_natural)
-    if len(cats) <= 10:
-        cmap = plt.get_cmap("tab10")
-        cols = {c: cmap(i) for i, c in enumerate(cats)}
-    elif len(cats) <= 20:
-        cmap = plt.get_cmap("tab20")
-        cols = {c: cmap(i) for i, c in enumerate(cats)}
-    else:
-        cmap = plt.get_cmap("turbo")
-        cols = {c: cmap(i / (len(cats) - 1)) for i, c in enumerate(cats)}
-    return cats, cols
+    if len(cats) <= 20:
+        cmap = plt.get_cmap("tab10" if len(cats) <= 10 else "tab20")
+        return cats, {c: cmap(i) for i, c in enumerate(cats)}
+    cmap = plt.get_cmap("turbo")
+    return cats, {c: cmap(i / (len(cats) - 1)) for i, c in enumerate(cats)}
 
 
 def _natural(s: str):
@@ -212,58 +261,6 @@ def tsne_figure(rows: Sequence[dict], path: Path) -> Path:
                 ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
                           markerscale=1.2)
     return _save(fig, path)
-
-
-# ----------------------------------------------------------------------------- retrieval strips
-def placeholder(h: int = 64, w: int = 64) -> np.ndarray:
-    return np.full((h, w, 3), 128, dtype=np.uint8)
-
-
-def _frame_axis(ax, frame: np.ndarray | None, colour: str, lw: float, title: str | None = None,
-                title_colour: str = "black"):
-    if frame is None:
-        ax.imshow(placeholder(), interpolation="nearest")
-        ax.text(0.5, 0.5, "could not\ndecode", ha="center", va="center", fontsize=7,
-                transform=ax.transAxes, color="white")
-    else:
-        ax.imshow(frame, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for sp in ax.spines.values():
-        sp.set_edgecolor(colour)
-        sp.set_linewidth(lw)
-    if title:
-        ax.set_title(title, fontsize=7.5, color=title_colour)
-
-
-def retrieval_figure(strips: Sequence[dict], path: Path, title: str = "") -> Path:
-    """One row per query: ``{"label": str, "frames": [4 frames or None], "neighbours":
-    [{"frame": array or None, "label": str, "correct": bool | None}, ...]}``; the query's frames
-    on the left, its ranked neighbours' middle frames on the right (green border = same class,
-    red = different class, grey = unknown)."""
-    nq = max(len(s["frames"]) for s in strips)
-    nn = max(max((len(s["neighbours"]) for s in strips), default=1), 1)
-    ratios = [1.0] * nq + [0.3] + [1.0] * nn
-    fig = plt.figure(figsize=(1.45 * (nq + nn) + 0.6, 1.75 * len(strips) + 0.5))
-    gs = fig.add_gridspec(len(strips), len(ratios), width_ratios=ratios, wspace=0.12, hspace=0.45)
-    for r, s in enumerate(strips):
-        for j, fr in enumerate(s["frames"]):
-            ax = fig.add_subplot(gs[r, j])
-            _frame_axis(ax, fr, BLUE, 1.5, f"query: {s['label']}" if j == 0 else None)
-            if j == 0:
-                ax.set_ylabel(f"query {r + 1}", fontsize=8)
-        for j, nb in enumerate(s["neighbours"]):
-            ax = fig.add_subplot(gs[r, nq + 1 + j])
-            ok = nb.get("correct")
-            colour = GREY if ok is None else (GREEN if ok else RED)
-            mark = "" if ok is None else (" \u2713" if ok else " \u2717")
-            _frame_axis(ax, nb.get("frame"), colour, 5, f"#{j + 1} {nb['label']}{mark}", colour)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.03, top=1 - 0.55 / (1.75 * len(strips) + 0.5))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
 
 
 # ------------------------------------------------------------------------------ confusion matrix

@@ -23,7 +23,7 @@ CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;
      padding:0 16px;color:#222;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
-h3{margin-bottom:6px}
+h3,h4{margin-bottom:6px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f2f2f2} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -52,10 +52,13 @@ class Page:
     header: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     training: list[tuple[str, str]] = field(default_factory=list)  # (png name, caption)
+    knn: list[tuple[str, str]] = field(default_factory=list)
+    weights: list[tuple[str, str]] = field(default_factory=list)
     evals: list[EvalResult] = field(default_factory=list)
     tsne: list[tuple[str, str]] = field(default_factory=list)
     retrieval: list[tuple[str, str]] = field(default_factory=list)
     confusion: list[tuple[str, str]] = field(default_factory=list)
+    studies: list[tuple[dict, tuple[str, str] | None]] = field(default_factory=list)  # (study, figure)
     notes: dict[str, str] = field(default_factory=dict)  # section id -> why it is empty
 
 
@@ -184,6 +187,39 @@ def _figures(figs: list[tuple[str, str]]) -> str:
                      f"<figcaption>{escape(caption)}</figcaption></figure>" for name, caption in figs)
 
 
+def _mean_std(cell: dict | None, best: bool) -> str:
+    if not cell:
+        return "<td>–</td>"
+    text = escape(f"{cell['mean']:.3f} ± {cell['std']:.3f}")
+    return f'<td class="num">{f"<b>{text}</b>" if best else text}</td>'
+
+
+def study_tables(study: dict, figure: tuple[str, str] | None) -> str:
+    """An ``hdc study`` summary (:func:`hdc_video.report.study.load_study`): one table per label,
+    rows x levels, mean ± std over seeds, each row's best level in bold (as in study.md)."""
+    seeds = ", ".join(map(str, study["seeds"])) or "?"
+    out = [f'<h3 title="{escape(str(study["path"]))}">{escape(study["name"])}</h3>']
+    if study["description"]:
+        out.append(f"<p>{escape(study['description'])}</p>")
+    clips = f"; {study['num_clips']} clips per video" if study.get("num_clips") else ""
+    out.append(f'<p class="muted">Data {escape(study["data"])}; seeds {escape(seeds)}; '
+               f"{escape(study['metric'] or 'linear probe top-1')}{escape(clips)}; bold = the row's best level.</p>")
+    for label in study["labels"]:
+        levels = study["levels"][label]
+        out.append(f"<h4>{escape(label)}</h4><table><tr><th>row</th>"
+                   + "".join(f"<th>{escape(lv)}</th>" for lv in levels) + "</tr>")
+        for rname, per_label in study["rows"].items():
+            cells = per_label.get(label, {})
+            best = max(cells, key=lambda lv: cells[lv]["mean"]) if cells else None
+            out.append(f"<tr><td>{escape(rname)}</td>"
+                       + "".join(_mean_std(cells.get(lv), lv == best) for lv in levels) + "</tr>")
+        out.append("</table>")
+    if study["notes"]:
+        out.append("<ul>" + "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in study["notes"].items())
+                   + "</ul>")
+    return "\n".join(out + ([_figures([figure])] if figure else []))
+
+
 def _section(sid: str, title: str, body: str, note: str | None) -> str:
     if not body.strip():
         body = f'<p class="muted">{escape(note or "Nothing to show.")}</p>'
@@ -200,10 +236,13 @@ def render(page: Page) -> str:
                        for k in kinds)
     sections = [
         ("training", "Training curves", _figures(page.training)),
+        ("knn", "kNN monitor", _figures(page.knn)),
+        ("weights", "Level weights", _figures(page.weights)),
         ("metrics", "Evaluation metrics", tables),
         ("tsne", "t-SNE of test features", _figures(page.tsne)),
         ("retrieval", "Retrieval examples", _figures(page.retrieval)),
         ("confusion", "Confusion matrices", _figures(page.confusion)),
+        ("study", "Study", "\n".join(study_tables(st, fig) for st, fig in page.studies)),
     ]
     nav = " ".join(f'<a href="#{sid}">{escape(t)}</a>' for sid, t, _ in sections)
     warn = ""
