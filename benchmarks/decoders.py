@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from hdc_video.data.decoders import available_decoders, make_decoder, write_frame_folder  # noqa: E402
-from hdc_video.data.prepare import reencode  # noqa: E402
-from hdc_video.data.sampler import TwoCropSampler  # noqa: E402
+from hdc_video.data.sampling.clips import TwoCropSampler  # noqa: E402
 from hdc_video.data.video_io import write_video  # noqa: E402
+from hdc_video.workflows.prepare import reencode  # noqa: E402
 
 
 def write(path: Path, frames: np.ndarray, codec: str, gop: int) -> Path:

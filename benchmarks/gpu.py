@@ -83,7 +83,7 @@ class Timer:
 
 def synthetic_batches(raw, cfg, batch: int):
     """Endless collated RawViewsDataset-style batches from a pool of uint8 crops (fresh draws)."""
-    from hdc_video.data.device_augment import default_raw_size
+    from hdc_video.data.transforms.device import default_raw_size
 
     d = cfg.data
     h, w = default_raw_size(d.size)
@@ -108,7 +108,7 @@ def _max_norm(clip: float) -> float:
 
 def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, warm: int, max_s: float,
               clip: float) -> dict:
-    from hdc_video.data.device_augment import views_to_device
+    from hdc_video.data.transforms.device import views_to_device
     from hdc_video.train.runtime import autocast
 
     aug = Timer(device)
@@ -147,7 +147,7 @@ def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float,
     NaN on a CPU."""
     import warnings
 
-    from hdc_video.data.device_augment import views_to_device
+    from hdc_video.data.transforms.device import views_to_device
     from hdc_video.train.runtime import autocast
 
     if device.type != "cuda":
@@ -190,8 +190,8 @@ def step_flops(model, cfg, device, dtype) -> float:
 
 def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     from hdc_video.config import build_config
-    from hdc_video.data.dataset import make_pretrain_loader
-    from hdc_video.data.device_augment import RawViewsDataset
+    from hdc_video.data.loading.pretrain import make_pretrain_loader
+    from hdc_video.data.transforms.device import RawViewsDataset
     from hdc_video.train.guard import NonFiniteGuard
     from hdc_video.train.optim import build_optimizer
     from hdc_video.train.pretrain import build_model, build_pretrain_data

@@ -78,7 +78,7 @@ class NaiveDataset(Dataset):
     def __init__(self, base, cfg):
         from torchvision import transforms as T
 
-        from hdc_video.data.augment import MEAN, STD
+        from hdc_video.data.transforms.functional import MEAN, STD
 
         d = cfg.data
         self.base, self.views = base, 2 + d.views_per_crop
@@ -117,8 +117,9 @@ class NaiveDataset(Dataset):
 
 
 def _loader(kind: str, base, cfg, batch: int, workers: int, seed: int):
-    from hdc_video.data.dataset import EpochSampler, make_pretrain_loader
-    from hdc_video.data.device_augment import RawViewsDataset
+    from hdc_video.data.loading.pretrain import make_pretrain_loader
+    from hdc_video.data.sampling.videos import EpochSampler
+    from hdc_video.data.transforms.device import RawViewsDataset
 
     if kind == "project":
         return make_pretrain_loader(base, batch, seed, workers)
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
                 size = (48, 64) if a.smoke else (240, 320)
                 root = C.ucf_like_set(data / "ucf_like", videos=n, frames=frames, size=size)
                 if name == "ucf128":
-                    from hdc_video.data.prepare import prepare
+                    from hdc_video.workflows.prepare import prepare
 
                     if not (data / "ucf_like128").is_dir():
                         prepare(root, data / "ucf_like128", short_side=32 if a.smoke else 128, gop=8,

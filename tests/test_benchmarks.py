@@ -10,7 +10,7 @@ import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-NAMES = ["loader", "step", "precision", "gpu", "decoders"]
+NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro"]
 
 
 def _load(name: str):
@@ -56,7 +56,20 @@ def test_step_smoke(capsys):
 def test_precision_smoke(capsys):
     assert _load("precision").main(["--smoke"]) == 0
     out = capsys.readouterr().out
-    assert "r3d_18 bf16+cl3d" in out and "non-finite grads" in out
+    assert "r3d_18 bf16+cl3d" in out and "r3d_18 bf16+cl3d+pad" in out and "non-finite grads" in out
+
+
+def test_monitor_smoke(capsys):
+    assert _load("monitor").main(["--smoke", "--videos", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "monitor measurement" in out and "share of a run" in out
+
+
+def test_bf16_repro_smoke(capsys):
+    """The reproducer runs on any CPU (the failure rate it prints depends on the CPU's kernels)."""
+    assert _load("bf16_conv3d_repro").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "oneDNN" in out and "explicit time pad" in out and "N16 C64->64 D2" in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

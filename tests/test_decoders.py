@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from hdc_video.data.decode import PyAVDecoder, decode_all, make_decoder as make_decoder_alias
+from hdc_video.data.decoders.auto import make_decoder as make_decoder_alias
+from hdc_video.data.decoders.pyav import PyAVDecoder, decode_all
 from hdc_video.data.decoders import (AutoDecoder, DecoderUnavailable, FrameFolderDecoder, available_decoders,
                                      make_decoder, write_frame_folder)
 from hdc_video.data.errors import DataError, DecodeError

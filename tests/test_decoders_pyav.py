@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hdc_video.data.decode import PyAVDecoder, VideoInfo, decode_all
+from hdc_video.data.decoders import PyAVDecoder, VideoInfo, decode_all
 from hdc_video.data.errors import DecodeError
 from hdc_video.data.video_io import write_video
 

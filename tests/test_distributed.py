@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 
 from conftest import TINY, free_port, loopback_env, same
 from hdc_video.config import ConfigError, build_config, validate_distributed
-from hdc_video.data.dataset import EpochSampler
+from hdc_video.data.sampling.videos import EpochSampler
 from hdc_video.checkpoint import load_checkpoint
 from hdc_video.train.metrics import read_metrics
 

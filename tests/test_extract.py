@@ -11,7 +11,7 @@ import torch
 
 from conftest import TINY
 from hdc_video.cli import main
-from hdc_video.data.index import read_ucf101
+from hdc_video.data.indexes import read_ucf101
 from hdc_video.train.pretrain import pretrain
 
 CLIPS = ["--num-clips", "2", "--workers", "0", "--no-progress"]

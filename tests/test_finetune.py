@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hdc_video.cli import main
-from hdc_video.data.augment import center_clip, normalize, three_crop
+from hdc_video.data.transforms.eval import center_clip, three_crop
+from hdc_video.data.transforms.functional import normalize
 from hdc_video.eval.finetune import average_video_predictions
 
 
@@ -65,8 +66,8 @@ def _brightness_labels(bench, path):
     median video (the benchmark's photo backgrounds are bimodal in luma)? Written as a labels CSV.
     (Action, motion and appearance need far more than 45 training videos and 20 steps from a random
     init; see the report of the fine-tuning task.)"""
-    from hdc_video.data.decode import PyAVDecoder
-    from hdc_video.data.index import read_ucf101
+    from hdc_video.data.decoders import PyAVDecoder
+    from hdc_video.data.indexes import read_ucf101
 
     dec = PyAVDecoder()
     entries = [e for sub in ("train", "test") for e in read_ucf101(bench, 1, sub)]

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-from hdc_video.data.augment import ClipAugment
-from hdc_video.data.dataset import PretrainDataset, SkipTracker, make_pretrain_loader
-from hdc_video.data.decoders import make_decoder, write_frame_folder
-from hdc_video.data.decode import VideoInfo
+from hdc_video.data.decoders import VideoInfo, make_decoder, write_frame_folder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoEntry, VideoIndex, open_index
-from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.data.indexes import VideoEntry, VideoIndex, open_index
+from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.loading.skips import SkipTracker
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.transforms.augment import ClipAugment
 from hdc_video.data.video_io import write_video
 
 H, W = 32, 48
@@ -255,7 +255,7 @@ def test_unreadable_permissions(tmp_path):
         pytest.skip("running as root: chmod 000 does not stop reads (the is-a-directory case stands in)")
     p = write_video(tmp_path / "locked.avi", numbered(10))
     p.chmod(0)
-    from hdc_video.data.decode import PyAVDecoder
+    from hdc_video.data.decoders import PyAVDecoder
     from hdc_video.data.errors import DecodeError
 
     with pytest.raises(DecodeError, match="locked.avi"):

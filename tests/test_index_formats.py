@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, open_index
-from hdc_video.data.indexes import detect_formats, read_bad_list
-from test_index import make_tree as make_ucf_tree
+from hdc_video.data.indexes import VideoIndex, detect_formats, open_index, read_bad_list
+from test_indexes_ucf101 import make_tree as make_ucf_tree
 
 HMDB = {  # class -> files; tags per split come from _tag
     "brush_hair": ["April_09_brush_hair_u_nm_np1_ba_goo_0.avi",

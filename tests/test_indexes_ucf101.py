@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hdc_video.data.errors import DataError, DecodeError
-from hdc_video.data.index import (VideoEntry, VideoIndex, missing, read_class_ind, read_labels_csv,
-                                  read_ucf101, relabel)
+from hdc_video.data.indexes import (VideoEntry, VideoIndex, missing, read_class_ind, read_labels_csv,
+                                    read_ucf101, relabel)
 
 CLASSES = ["ApplyEyeMakeup", "ApplyLipstick", "Archery"]
 

@@ -1,4 +1,4 @@
-"""PretrainDataset / EvalClipDataset / EpochSampler / make_pretrain_loader on real small videos."""
+"""PretrainDataset / EvalClipDataset / make_pretrain_loader on real small videos."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from hdc_video.data.augment import MEAN, STD, ClipAugment
-from hdc_video.data.dataset import (EpochSampler, EvalClipDataset, PretrainDataset,
-                                    collate_skip_none, make_pretrain_loader)
-from hdc_video.data.decode import PyAVDecoder
+from hdc_video.data.decoders import PyAVDecoder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoEntry, VideoIndex
-from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.data.indexes import VideoEntry, VideoIndex
+from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
+from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.transforms.augment import ClipAugment
+from hdc_video.data.transforms.functional import MEAN, STD
 from hdc_video.data.video_io import write_video
 
 H, W, T, STRIDE = 32, 48, 4, 2
@@ -120,24 +121,6 @@ def test_too_many_failures_raise(broken_index):
                          max_retries=3)
     with pytest.raises(DataError, match="too many videos failed"):
         ds[(0, 1)]
-
-
-def test_epoch_sampler():
-    s = EpochSampler(10, 3, seed=4)
-    assert s.batches_per_epoch == 3 and len(s) == 9
-    e0 = list(s)
-    assert len(e0) == 9 and len({i for i, _ in e0}) == 9
-    assert all(0 <= seed < 2 ** 63 for _, seed in e0)
-    assert list(s) == e0  # same epoch, same stream
-    s.set_epoch(1)
-    e1 = list(s)
-    assert e1 != e0 and len(e1) == 9
-    s.set_start(2)
-    assert len(s) == 3 and list(s) == e1[6:]
-    s.set_epoch(2)  # a new epoch starts from batch 0 again
-    assert len(s) == 9
-    assert list(EpochSampler(10, 3, seed=4)) == e0
-    assert [i for i, _ in EpochSampler(10, 3, shuffle=False)] == list(range(9))
 
 
 def _run(loader):

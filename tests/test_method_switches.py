@@ -12,12 +12,12 @@ import torch.nn.functional as F
 
 from conftest import TINY
 from hdc_video.config import build_config
-from hdc_video.data.augment import ClipAugment
-from hdc_video.data.dataset import EpochSampler, PretrainDataset
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.index import VideoEntry, VideoIndex
-from hdc_video.data.indexes import open_index
-from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.data.indexes import VideoEntry, VideoIndex, open_index
+from hdc_video.data.loading.pretrain import PretrainDataset
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.sampling.videos import EpochSampler
+from hdc_video.data.transforms.augment import ClipAugment
 from hdc_video.losses import (cosine_margin, hard_negatives, infonce_bound, retrieval_accuracy, sc_masks,
                               tc_masks)
 from hdc_video.models.hdc import HDC, level_time_steps

@@ -1,11 +1,12 @@
-"""TwoCropSampler and uniform_clips."""
+"""TwoCropSampler, uniform_clips (clips) and EpochSampler (videos)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hdc_video.data.sampler import TwoCropSampler, uniform_clips
+from hdc_video.data.sampling.clips import TwoCropSampler, uniform_clips
+from hdc_video.data.sampling.videos import EpochSampler
 
 
 def _check_clip(idx, clip_len, stride, num_frames):
@@ -121,3 +122,21 @@ def test_uniform_clips_short_video_loops():
         assert c.shape == (8,) and c.min() >= 0 and c.max() < 6
     assert [int(c[0]) for c in clips] == [0, 2, 5] or [int(c[0]) for c in clips] == [0, 3, 5]
     assert all(c.max() < 1 for c in uniform_clips(1, 4, 1, 2))
+
+
+def test_epoch_sampler():
+    s = EpochSampler(10, 3, seed=4)
+    assert s.batches_per_epoch == 3 and len(s) == 9
+    e0 = list(s)
+    assert len(e0) == 9 and len({i for i, _ in e0}) == 9
+    assert all(0 <= seed < 2 ** 63 for _, seed in e0)
+    assert list(s) == e0  # same epoch, same stream
+    s.set_epoch(1)
+    e1 = list(s)
+    assert e1 != e0 and len(e1) == 9
+    s.set_start(2)
+    assert len(s) == 3 and list(s) == e1[6:]
+    s.set_epoch(2)  # a new epoch starts from batch 0 again
+    assert len(s) == 9
+    assert list(EpochSampler(10, 3, seed=4)) == e0
+    assert [i for i, _ in EpochSampler(10, 3, shuffle=False)] == list(range(9))

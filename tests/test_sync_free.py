@@ -14,8 +14,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import TINY
 from hdc_video.config import build_config
-from hdc_video.data.augment import ClipAugment
-from hdc_video.data.device_augment import views_to_device
+from hdc_video.data.transforms.augment import ClipAugment
+from hdc_video.data.transforms.device import views_to_device
 from hdc_video.train.pretrain import Pretrainer
 
 HOST_READS = {"_local_scalar_dense", "nonzero", "masked_select", "item", "equal", "is_nonzero"}

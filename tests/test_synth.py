@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import read_labels_csv, read_ucf101, relabel
+from hdc_video.data.indexes import read_labels_csv, read_ucf101, relabel
 from hdc_video.synth import (MOTIONS, benchmark_sample, generate_benchmark, motion_track,
                              render_video, video_seed)
 

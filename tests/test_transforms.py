@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 import torchvision.transforms.v2.functional as TF
 
-from hdc_video.data.augment import (MEAN, STD, ClipAugment, center_clip, colour_affine, normalize,
-                                    resized_crop)
+from hdc_video.data.transforms.augment import ClipAugment
+from hdc_video.data.transforms.eval import center_clip
+from hdc_video.data.transforms.functional import MEAN, STD, colour_affine, normalize, resized_crop
 
 OFF = dict(flip=0.0, jitter=0.0, grayscale=0.0, blur=0.0)
 
@@ -225,7 +226,7 @@ def test_hue_rotation_and_blur():
 
 def test_gpu_arithmetic_equals_cpu_arithmetic():
     """The batched elementwise colour pass (the GPU's) equals the CPU's per-clip addmm, run on CPU."""
-    from hdc_video.data.augment import _to_normalized
+    from hdc_video.data.transforms.functional import to_normalized as _to_normalized
 
     clips = _random_clips(5, 3, 20, 20, seed=9)
     aug = ClipAugment(20, **{**OFF, "jitter": 1.0, "grayscale": 0.5})
@@ -257,7 +258,7 @@ def test_gpu_resize_arithmetic_is_within_one_level_of_the_cpu_kernel():
     """The GPU's resize (float, round: torchvision's GPU arithmetic) against torch's uint8 CPU
     kernel, both run on the CPU: at most one level apart; after the colour gains (up to ~2x) the
     normalised views stay within the bounds the CUDA test asserts."""
-    from hdc_video.data.augment import _to_normalized
+    from hdc_video.data.transforms.functional import to_normalized as _to_normalized
 
     clips = _smooth_clips(3, 4, 40, 52, seed=6)
     aug = ClipAugment(24, scale=(0.08, 1.0), jitter=1.0, grayscale=0.3)

@@ -6,13 +6,14 @@ import pytest
 import torch
 from torch.utils.data._utils.collate import default_collate
 
-from hdc_video.data.augment import AugParams, ClipAugment, resize_clips
-from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
-from hdc_video.data.decode import PyAVDecoder
-from hdc_video.data.device_augment import (VIEW_CROP, RawViewsDataset, default_raw_size,
-                                           params_from_batch, views_to_device)
+from hdc_video.data.decoders import PyAVDecoder
 from hdc_video.data.indexes import open_index
-from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.transforms.augment import AugParams, ClipAugment
+from hdc_video.data.transforms.device import (VIEW_CROP, RawViewsDataset, default_raw_size,
+                                              params_from_batch, views_to_device)
+from hdc_video.data.transforms.functional import resize_clips
 
 T, STRIDE, SIZE = 4, 2, 24
 # every branch of apply on: crop, flip, jitter (incl. hue), grayscale, blur
@@ -111,7 +112,8 @@ def test_cuda_equals_cpu_for_the_same_draw(tiny_bench):
     (GPU, torchvision's own GPU arithmetic), so a pixel may differ by one level; given the same
     uint8 crops, the colour pass and the blur agree to float rounding; end to end the one-level
     differences pass through the colour gains (brightness x contrast up to ~2)."""
-    from hdc_video.data.augment import _to_normalized, colour_affine, resized_crop
+    from hdc_video.data.transforms.functional import colour_affine, resized_crop
+    from hdc_video.data.transforms.functional import to_normalized as _to_normalized
 
     raw = RawViewsDataset(_base(tiny_bench), raw_size=(40, 52))
     loader = make_pretrain_loader(raw, batch_size=4, seed=1, workers=0, pin_memory=True)

@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 
 from hdc_video.cli import main
-from hdc_video.data.dataset import PretrainDataset
-from hdc_video.data.decode import PyAVDecoder, decode_all
-from hdc_video.data.augment import ClipAugment
-from hdc_video.data.index import open_index, read_ucf101
-from hdc_video.data.indexes import read_bad_list
-from hdc_video.data.prepare import prepare, target_size
-from hdc_video.data.sampler import TwoCropSampler
-from hdc_video.data.verify import verify
+from hdc_video.data.decoders import PyAVDecoder, decode_all
+from hdc_video.data.indexes import open_index, read_bad_list, read_ucf101
+from hdc_video.data.loading.pretrain import PretrainDataset
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.transforms.augment import ClipAugment
 from hdc_video.data.video_io import write_video
+from hdc_video.workflows.prepare import prepare, target_size
+from hdc_video.workflows.verify import verify
 from test_hostile import build_corpus, numbered, write_custom
 
 

@@ -28,9 +28,9 @@ _API = {
     "build_config": "hdc_video.config",
     "contrastive_loss": "hdc_video.losses", "info_nce": "hdc_video.losses", "sc_masks": "hdc_video.losses",
     "tc_masks": "hdc_video.losses", "hd_nce": "hdc_video.losses",
-    "open_index": "hdc_video.data.indexes", "TwoCropSampler": "hdc_video.data.sampler",
-    "ClipAugment": "hdc_video.data.augment", "PretrainDataset": "hdc_video.data.dataset",
-    "EvalClipDataset": "hdc_video.data.dataset", "make_decoder": "hdc_video.data.decoders",
+    "open_index": "hdc_video.data.indexes", "TwoCropSampler": "hdc_video.data.sampling.clips",
+    "ClipAugment": "hdc_video.data.transforms.augment", "PretrainDataset": "hdc_video.data.loading.pretrain",
+    "EvalClipDataset": "hdc_video.data.loading.evaluation", "make_decoder": "hdc_video.data.decoders",
     "generate_benchmark": "hdc_video.synth",
 }
 __all__ = ["__version__", *_API]

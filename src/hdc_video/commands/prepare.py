@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
 
 def run(a) -> int:
     from hdc_video.config import ConfigError
-    from hdc_video.data.prepare import prepare
+    from hdc_video.workflows.prepare import prepare
 
     if a.gop < 1 or a.short_side < 0 or not 1 <= a.quality <= 8:
         raise ConfigError("--gop must be >= 1, --short-side >= 0 and --quality in 1..8")

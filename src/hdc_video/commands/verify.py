@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 def run(a) -> int:
     from hdc_video.data.decoders import make_decoder
-    from hdc_video.data.verify import summary_table, verify
+    from hdc_video.workflows.verify import summary_table, verify
 
     make_decoder(a.decoder)  # an unknown or uninstalled decoder fails here, in one line
     kw = {"split_file": a.split_file} if a.split_file else {}

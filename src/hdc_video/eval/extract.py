@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex
-from hdc_video.data.index import read_label_table as read_table
-from hdc_video.data.indexes import open_index
+from hdc_video.data.indexes import VideoIndex, open_index
+from hdc_video.data.indexes import read_label_table as read_table
 from hdc_video.eval.features import Features, clip_settings, extract_features, load_backbone, parse_levels
 
 log = logging.getLogger("hdc_video")

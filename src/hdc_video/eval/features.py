@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from hdc_video.config import Config, build_config
-from hdc_video.data.dataset import EvalClipDataset, collate_skip_none
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex
+from hdc_video.data.indexes import VideoIndex
+from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
 from hdc_video.models.registry import build_backbone
 from hdc_video.models.weights import backbone_from_state, read_weights
 from hdc_video.train import distributed as ddp

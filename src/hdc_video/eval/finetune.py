@@ -53,11 +53,11 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from hdc_video.config import ConfigError, TrainConfig, build_config
-from hdc_video.data.dataset import EpochSampler, _worker_init
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.index import VideoIndex, read_labels_csv, relabel
-from hdc_video.data.indexes import open_index
-from hdc_video.data.supervised import TrainClipDataset, finetune_augment
+from hdc_video.data.indexes import VideoIndex, open_index, read_labels_csv, relabel
+from hdc_video.data.loading.finetune import TrainClipDataset, finetune_augment
+from hdc_video.data.loading.pretrain import worker_init as _worker_init
+from hdc_video.data.sampling.videos import EpochSampler
 from hdc_video.eval.features import clip_settings, load_backbone
 from hdc_video.eval.predict import average_video_predictions, eval_batches, loader_generator, predict_clips
 from hdc_video.models.classifier import FinetuneNet, GlobalBatchDropout

@@ -16,10 +16,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from hdc_video.data.dataset import EvalClipDataset, _worker_init, collate_skip_none
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex
+from hdc_video.data.indexes import VideoIndex
+from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
+from hdc_video.data.loading.pretrain import worker_init as _worker_init
 from hdc_video.train import distributed as ddp
 from hdc_video.train.runtime import autocast
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, read_labels_csv, relabel
-from hdc_video.data.indexes import open_index
+from hdc_video.data.indexes import VideoIndex, open_index, read_labels_csv, relabel
 from hdc_video.eval.features import Features, extract_features, parse_levels
 from hdc_video.eval.linear import fit_probe, linear_probe
 

@@ -22,11 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hdc_video.data.dataset import EvalClipDataset
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
-from hdc_video.data.index import VideoIndex, read_label_table
-from hdc_video.data.indexes import open_index
+from hdc_video.data.indexes import VideoIndex, open_index, read_label_table
+from hdc_video.data.loading.evaluation import EvalClipDataset
 from hdc_video.eval.knn import knn_top1
 from hdc_video.train.runtime import autocast
 

@@ -29,12 +29,12 @@ import yaml
 from tqdm.auto import tqdm
 
 from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys, validate_distributed
-from hdc_video.data.augment import ClipAugment
-from hdc_video.data.dataset import PretrainDataset, make_pretrain_loader
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.device_augment import RawViewsDataset, parse_raw_size, views_to_device
 from hdc_video.data.indexes import open_index
-from hdc_video.data.sampler import TwoCropSampler
+from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.sampling.clips import TwoCropSampler
+from hdc_video.data.transforms.augment import ClipAugment
+from hdc_video.data.transforms.device import RawViewsDataset, parse_raw_size, views_to_device
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
 from hdc_video.train import distributed as ddp

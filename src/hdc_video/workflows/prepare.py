@@ -19,8 +19,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import DataError
-from .indexes.common import is_video_file
+from hdc_video.data.errors import DataError
+from hdc_video.data.indexes.common import is_video_file
 
 ENCODERS = {".avi": "mpeg4", ".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264",
             ".webm": "libvpx-vp9"}
@@ -42,7 +42,7 @@ def reencode(src: Path, dst: Path, short_side: int | None = 128, gop: int = 8, q
     import av
     import numpy as np
 
-    from .decode import _rgb
+    from hdc_video.data.decoders.pyav import frame_rgb
 
     codec = ENCODERS.get(src.suffix.lower(), "libx264")
     if codec not in av.codecs_available:
@@ -57,7 +57,7 @@ def reencode(src: Path, dst: Path, short_side: int | None = 128, gop: int = 8, q
             rate = Fraction(ist.average_rate or ist.guessed_rate or 25).limit_denominator(1001000)
             ost = None
             for frame in inp.decode(ist):
-                arr = _rgb(frame)
+                arr = frame_rgb(frame)
                 if ost is None:
                     size = target_size(arr.shape[0], arr.shape[1], short_side)
                     ost = out.add_stream(codec, rate=rate)

@@ -5,7 +5,7 @@ and last frames are decoded (a truncated file fails there; ``full=True`` decodes
 counts them). Fewer than ``min_frames`` frames is a failure too. Results go to ``verify.csv``
 (one row per video) and ``bad_videos.txt`` (:mod:`hdc_video.data.indexes.badlist`; rewritten every
 run, so a fixed file drops out), which :func:`~hdc_video.data.indexes.open_index` and
-:class:`~hdc_video.data.dataset.PretrainDataset` read to skip known-bad videos up front.
+:class:`~hdc_video.data.loading.pretrain.PretrainDataset` read to skip known-bad videos up front.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import DataError, DecodeError
-from .index import VideoEntry
-from .indexes import BAD_LIST, detect_formats, open_index, write_bad_list
-from .indexes.badlist import rel_to
+from hdc_video.data.errors import DataError, DecodeError
+from hdc_video.data.indexes import BAD_LIST, VideoEntry, detect_formats, open_index, write_bad_list
+from hdc_video.data.indexes.badlist import rel_to
 
 log = logging.getLogger("hdc_video.data")
 
@@ -53,7 +52,7 @@ def _init(decoder_name: str) -> None:
     global _DECODER
     import torch
 
-    from .decoders import make_decoder
+    from hdc_video.data.decoders import make_decoder
 
     torch.set_num_threads(1)
     _DECODER = make_decoder(decoder_name)

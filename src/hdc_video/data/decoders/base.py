@@ -1,15 +1,29 @@
-"""What every decoder shares: the interface, the unavailable-backend error, path checks, clamping."""
+"""What every decoder shares: the interface, the video facts, the unavailable-backend error, the
+path and index checks, clamping past the end, and one-line failure reasons."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
 
-from ..decode import VideoInfo, check_file  # noqa: F401 - re-exported for the decoders
 from ..errors import DataError, DecodeError
+
+__all__ = ["Decoder", "DecoderUnavailable", "VideoInfo", "check_file", "check_indices", "clamp", "reason"]
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    num_frames: int
+    fps: float
+    height: int  # as displayed (after rotation)
+    width: int
+    codec: str = field(default="", compare=False)
+    rotation: int = field(default=0, compare=False)  # counter-clockwise degrees applied to decoded frames
 
 
 @runtime_checkable
@@ -26,6 +40,16 @@ class Decoder(Protocol):
 
 class DecoderUnavailable(ImportError, DataError):
     """An optional decoding backend is not installed (one line: what to install)."""
+
+
+def check_file(path: Path) -> None:
+    """The cheap checks every file decoder makes first (the same reasons whatever the decoder)."""
+    if not path.exists():
+        raise DecodeError(path, "file not found")
+    if path.is_dir():
+        raise DecodeError(path, "is a directory")
+    if path.stat().st_size == 0:
+        raise DecodeError(path, "empty file")
 
 
 def check_indices(path: Path, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +73,13 @@ def clamp(path: Path, wanted: np.ndarray, n: int, max_clamp: int | None) -> np.n
     return np.minimum(wanted, n - 1)
 
 
-def reason(exc: BaseException) -> str:
+def reason(exc: BaseException, strip_path: bool = False) -> str:
+    """A short, one-line reason for an exception: ``"<Type>: <first line of the message>"``.
+    ``strip_path`` also drops the ``[Errno N]`` prefix and the file name that FFmpeg / the OS append
+    (the caller names the file)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {msg}"[:200] if msg else type(exc).__name__
+    if strip_path:
+        msg = re.sub(r"^\[Errno -?\d+\]\s*", "", msg)
+        msg = re.sub(r":\s*'[^']*'\s*$", "", msg)
+    name = type(exc).__name__
+    return f"{name}: {msg}"[:200] if msg else name

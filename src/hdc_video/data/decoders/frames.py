@@ -18,10 +18,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..decode import VideoInfo
 from ..errors import DecodeError
 from ..indexes.common import FRAME_EXTS, natural_key
-from .base import check_indices, clamp, reason
+from .base import VideoInfo, check_indices, clamp, reason
 
 __all__ = ["FrameFolderDecoder", "write_frame_folder"]
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -36,29 +34,12 @@ import av
 import numpy as np
 import torch
 
-from hdc_video.data.errors import DecodeError
+from ..errors import DecodeError
+from .base import VideoInfo, check_file, check_indices, reason
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["VideoInfo", "PyAVDecoder", "decode_all", "make_decoder", "rotate_frames"]
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    num_frames: int
-    fps: float
-    height: int  # as displayed (after rotation)
-    width: int
-    codec: str = field(default="", compare=False)
-    rotation: int = field(default=0, compare=False)  # counter-clockwise degrees applied to decoded frames
-
-
-def make_decoder(name: str = "pyav", **kw):
-    """A decoder by name (``pyav``, ``torchcodec``, ``frames``, ``auto``): see
-    :func:`hdc_video.data.decoders.make_decoder`."""
-    from hdc_video.data.decoders import make_decoder as _make
-
-    return _make(name, **kw)
+__all__ = ["PyAVDecoder", "decode_all", "frame_rgb", "rotate_frames"]
 
 
 def rotate_frames(frames: np.ndarray, rotation: float) -> np.ndarray:
@@ -67,8 +48,8 @@ def rotate_frames(frames: np.ndarray, rotation: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frames, k, axes=(-3, -2))) if k else frames
 
 
-def _rgb(frame) -> np.ndarray:
-    """A decoded frame as displayed: RGB, rotated by its display matrix."""
+def frame_rgb(frame) -> np.ndarray:
+    """A decoded PyAV frame as displayed: ``uint8 [H, W, 3]`` RGB, rotated by its display matrix."""
     arr = frame.to_ndarray(format="rgb24")
     try:
         rot = frame.rotation
@@ -77,32 +58,12 @@ def _rgb(frame) -> np.ndarray:
     return rotate_frames(arr, rot) if rot else arr
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, one-line reason for an exception raised by PyAV / FFmpeg (without the errno and
-    the file name FFmpeg appends: the caller names the file)."""
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    msg = re.sub(r"^\[Errno -?\d+\]\s*", "", msg)
-    msg = re.sub(r":\s*'[^']*'\s*$", "", msg)
-    name = type(exc).__name__
-    return f"{name}: {msg}"[:200] if msg else name
-
-
-def check_file(path: Path) -> None:
-    """The cheap checks every file decoder makes first (the same reasons whatever the decoder)."""
-    if not path.exists():
-        raise DecodeError(path, "file not found")
-    if path.is_dir():
-        raise DecodeError(path, "is a directory")
-    if path.stat().st_size == 0:
-        raise DecodeError(path, "empty file")
-
-
 def _open(path: Path):
     check_file(path)
     try:
         container = av.open(str(path), mode="r")
     except Exception as exc:  # InvalidDataError, OSError, ...
-        raise DecodeError(path, f"cannot open ({_reason(exc)})") from exc
+        raise DecodeError(path, f"cannot open ({reason(exc, strip_path=True)})") from exc
     if not container.streams.video:
         container.close()
         raise DecodeError(path, "no video stream")
@@ -171,7 +132,7 @@ class PyAVDecoder:
             try:
                 first = next(container.decode(stream), None)
             except Exception as exc:
-                raise DecodeError(path, f"cannot decode the first frame ({_reason(exc)})") from exc
+                raise DecodeError(path, f"cannot decode the first frame ({reason(exc, strip_path=True)})") from exc
             if first is None:
                 raise DecodeError(path, "zero frames")
             height, width = int(first.height or 0), int(first.width or 0)
@@ -190,7 +151,7 @@ class PyAVDecoder:
                         n += 1
             except Exception as exc:
                 if n == 0:
-                    raise DecodeError(path, f"cannot demux ({_reason(exc)})") from exc
+                    raise DecodeError(path, f"cannot demux ({reason(exc, strip_path=True)})") from exc
             finally:
                 container.close()
         if n <= 0:
@@ -205,12 +166,7 @@ class PyAVDecoder:
     def decode(self, path: str | Path, indices: Sequence[int]) -> torch.Tensor:
         """Frames ``indices`` (any order, repeats allowed) as ``uint8 [len(indices), H, W, 3]``."""
         path = Path(path)
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size == 0:
-            raise DecodeError(path, "no frame indices requested")
-        if idx.min() < 0:
-            raise DecodeError(path, f"negative frame index {int(idx.min())}")
-        wanted = np.unique(idx)  # sorted
+        idx, wanted = check_indices(path, indices)  # wanted: sorted, unique
         # runs of wanted frames more than seek_threshold apart are reached by separate seeks (two
         # temporal crops far apart: two short decodes instead of one through everything between)
         runs = np.split(wanted, np.nonzero(np.diff(wanted) > self.seek_threshold)[0] + 1)
@@ -328,7 +284,7 @@ class PyAVDecoder:
                     if i is None or i < 0 or i > int(wanted[0]):
                         return None  # missing pts or overshot: fall back to decoding from 0
                 if i in want:
-                    frames[i] = _rgb(frame)
+                    frames[i] = frame_rgb(frame)
                 last_frame = frame
                 if i >= stop:
                     break
@@ -338,14 +294,14 @@ class PyAVDecoder:
                 return None
             if not want.issubset(frames):
                 at = f"after frame {i - 1}" if last_frame is not None else "at the first frame"
-                raise DecodeError(path, f"decoding failed {at} ({_reason(exc)})") from exc
+                raise DecodeError(path, f"decoding failed {at} ({reason(exc, strip_path=True)})") from exc
         if last_frame is None:
             if start is not None:
                 return None  # seek landed past the end: retry from the start
             raise DecodeError(path, "no frames decoded")
         tail, last = None, i
         if not want.issubset(frames):
-            tail, last = _rgb(last_frame), i - 1  # loop ran to the end
+            tail, last = frame_rgb(last_frame), i - 1  # loop ran to the end
         return frames, tail, last
 
 
@@ -359,10 +315,10 @@ def decode_all(path: str | Path, decoder: PyAVDecoder | None = None) -> torch.Te
         stream = decoder._prepare(container)
         try:
             for frame in container.decode(stream):
-                frames.append(_rgb(frame))
+                frames.append(frame_rgb(frame))
         except Exception as exc:
             if not frames:
-                raise DecodeError(path, f"decoding failed ({_reason(exc)})") from exc
+                raise DecodeError(path, f"decoding failed ({reason(exc, strip_path=True)})") from exc
     finally:
         container.close()
     if not frames:

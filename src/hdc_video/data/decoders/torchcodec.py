@@ -15,9 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..decode import VideoInfo
 from ..errors import DecodeError
-from .base import DecoderUnavailable, check_file, check_indices, clamp, reason
+from .base import DecoderUnavailable, VideoInfo, check_file, check_indices, clamp, reason
 
 HOW = "install it with `pip install torchcodec` and FFmpeg with `apt-get install -y ffmpeg`, or use the pyav decoder"
 
@@ -39,7 +38,7 @@ def require_torchcodec():
     return VideoDecoder
 
 
-def _reason(exc: BaseException, path: Path) -> str:
+def _clean_reason(exc: BaseException, path: Path) -> str:
     """torchcodec's message without its C++ source location and the file name."""
     text = reason(exc)
     text = re.sub(r"\w*Decoder, \S+\.cpp:\d+,\s*", "", text)
@@ -66,7 +65,7 @@ class TorchCodecDecoder:
                 raise DecoderUnavailable(f"torchcodec cannot load FFmpeg's libraries; {HOW}") from None
             if "video stream" in text.lower() and ("no " in text.lower() or "not find" in text.lower()):
                 raise DecodeError(path, "no video stream") from exc
-            raise DecodeError(path, f"cannot open ({_reason(exc, path)})") from exc
+            raise DecodeError(path, f"cannot open ({_clean_reason(exc, path)})") from exc
 
     def info(self, path: str | Path) -> VideoInfo:
         path = Path(path)
@@ -88,6 +87,6 @@ class TorchCodecDecoder:
         try:
             data = dec.get_frames_at([int(i) for i in uniq]).data  # [U, H, W, 3]
         except Exception as exc:  # noqa: BLE001
-            raise DecodeError(path, f"decoding failed ({_reason(exc, path)})") from exc
+            raise DecodeError(path, f"decoding failed ({_clean_reason(exc, path)})") from exc
         pos = {int(w): int(j) for w, j in zip(wanted, inv)}
         return data[torch.as_tensor([pos[int(i)] for i in idx])].contiguous()

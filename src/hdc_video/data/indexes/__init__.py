@@ -3,7 +3,7 @@
 Formats (``format=``):
 
 * ``ucf101``   ``videos/<Class>/<file>`` + ``splits/{classInd,trainlist0N,testlist0N}.txt``
-  (or the official ``UCF-101/`` + ``ucfTrainTestlist/``): :func:`hdc_video.data.index.read_ucf101`.
+  (or the official ``UCF-101/`` + ``ucfTrainTestlist/``): :mod:`.ucf101`.
 * ``hmdb51``   ``<class>_test_split<N>.txt`` (``<file> <0|1|2>``) + ``hmdb51_org/<class>/<file>``
   or ``videos/<class>/<file>``: :mod:`.hmdb51`.
 * ``kinetics`` ``train.csv`` / ``validate.csv`` (``label,youtube_id,time_start,time_end,split``), videos
@@ -16,7 +16,12 @@ is used, when several match a :class:`DataError` lists them; ``folder`` is the f
 does (or when ``split_file`` is given). A JPEG frame folder counts as a video everywhere.
 
 ``bad_list="auto"`` (default) drops the videos listed in ``ROOT/bad_videos.txt`` (written by
-``hdc verify``), logging how many; a path uses that file instead, ``None`` keeps everything.
+``hdc verify``), logging how many; a path uses that file instead, ``None`` keeps everything
+(:mod:`.badlist`; the index records the list it applied).
+
+Every reader returns a :class:`VideoIndex` of :class:`VideoEntry` rows (:mod:`.types`, with the
+label-CSV helpers :func:`read_labels_csv`, :func:`read_label_table`, :func:`relabel`); the helpers
+the readers share are in :mod:`.common`.
 """
 
 from __future__ import annotations
@@ -25,19 +30,22 @@ import inspect
 from pathlib import Path
 
 from ..errors import DataError
-from ..index import OFFICIAL_SPLITS, VideoIndex, read_ucf101
 from .badlist import BAD_LIST, drop_known_bad, read_bad_list, write_bad_list
 from .csvlist import plain_csvs, read_csv_index
 from .folder import list_tree, read_folder
 from .hmdb51 import find_split_dir, read_hmdb51
 from .kinetics import kinetics_csvs, read_kinetics
+from .types import VideoEntry, VideoIndex, missing, read_label_table, read_labels_csv, relabel
+from .ucf101 import OFFICIAL_SPLITS, read_class_ind, read_ucf101
 
 READERS = {"ucf101": read_ucf101, "hmdb51": read_hmdb51, "kinetics": read_kinetics, "csv": read_csv_index,
            "folder": read_folder}
 FORMATS = tuple(READERS)
 
-__all__ = ["open_index", "detect_formats", "FORMATS", "BAD_LIST", "drop_known_bad", "read_bad_list",
-           "write_bad_list", "read_hmdb51", "read_kinetics", "read_csv_index", "read_folder"]
+__all__ = ["open_index", "detect_formats", "FORMATS", "READERS", "VideoEntry", "VideoIndex", "relabel",
+           "read_labels_csv", "read_label_table", "missing", "BAD_LIST", "drop_known_bad", "read_bad_list",
+           "write_bad_list", "read_ucf101", "read_class_ind", "read_hmdb51", "read_kinetics", "read_csv_index",
+           "read_folder"]
 
 
 def detect_formats(root: str | Path) -> list[str]:

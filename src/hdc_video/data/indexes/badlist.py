@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..index import VideoEntry, VideoIndex
+from .types import VideoEntry, VideoIndex
 
 log = logging.getLogger("hdc_video.data")
 
@@ -61,7 +61,9 @@ def read_bad_list(path: str | Path, root: str | Path | None = None) -> dict[str,
 
 def drop_known_bad(index: VideoIndex, bad_list: str | Path | None = "auto") -> VideoIndex:
     """``index`` without the videos of ``bad_list`` (``"auto"``: ``<index root>/bad_videos.txt`` if it
-    exists; ``None``: keep everything). Logs how many were dropped."""
+    exists; ``None``: keep everything). Logs how many were dropped. The result records the list
+    (``index.bad_list``), so applying the same list again (``open_index`` then ``PretrainDataset``)
+    returns ``index`` as it is, without reading the list a second time."""
     if bad_list is None:
         return index
     if bad_list == "auto":
@@ -71,6 +73,9 @@ def drop_known_bad(index: VideoIndex, bad_list: str | Path | None = "auto") -> V
         if not bad_list.is_file():
             return index
     bad_list = Path(bad_list)
+    applied = os.path.normpath(bad_list.absolute())
+    if index.bad_list == applied:
+        return index
     root = bad_list.parent if Path(index.root) == Path() else Path(index.root)
     bad = read_bad_list(bad_list, root)
     keep: list[VideoEntry] = [e for e in index.entries if os.path.normpath(e.path) not in bad]
@@ -79,4 +84,4 @@ def drop_known_bad(index: VideoIndex, bad_list: str | Path | None = "auto") -> V
         log.info("skipping %d known-bad videos listed in %s (of %d listed there; `hdc verify` rewrites it)",
                  dropped, bad_list, len(bad))
     return VideoIndex(entries=keep, classes=list(index.classes), root=index.root, format=index.format,
-                      known_bad=index.known_bad + dropped)
+                      known_bad=index.known_bad + dropped, bad_list=applied)

@@ -1,20 +1,49 @@
-"""Helpers shared by the index readers: video-file recognition, safe path joins, CSV rows."""
+"""Helpers shared by the index readers: text lines, video-file recognition, safe path joins, CSV rows."""
 
 from __future__ import annotations
 
 import csv
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..errors import DataError
-from ..index import _safe_rel
 
 # containers a video file may come in (lower-case suffixes)
 VIDEO_EXTS = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv",
                         ".3gp", ".ogv", ".ts", ".mts", ".vob"})
 FRAME_EXTS = frozenset({".jpg", ".jpeg"})
+
+
+def lines(path: Path):
+    """(line number, stripped text) for every non-blank line; tolerates CRLF, BOM, trailing spaces."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e})") from None
+    for no, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line:
+            yield no, line
+
+
+def safe_rel(rel: str) -> PurePosixPath | None:
+    """The normalised relative path, or None if it is absolute or climbs out of its root."""
+    p = rel.replace("\\", "/")
+    if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
+        return None
+    parts: list[str] = []
+    for part in p.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return PurePosixPath(*parts) if parts else None
 
 
 def is_video_file(path: Path) -> bool:
@@ -60,7 +89,7 @@ def resolve_inside(root: Path, given: str, where: str, base: Path | None = None)
             raise DataError(f"{where}: path {given!r} resolves outside the dataset root {root}") from None
         return norm
     base = base or root
-    rel = _safe_rel(posix)
+    rel = safe_rel(posix)
     if rel is None:
         raise DataError(f"{where}: path {given!r} is empty, absolute or resolves outside {base}")
     out = base.joinpath(*rel.parts)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from ..index import VideoEntry, VideoIndex, _lines
-from .common import class_order, csv_header, csv_rows, resolve_inside, resolve_csv
+from .common import class_order, csv_header, csv_rows, lines, resolve_csv, resolve_inside
+from .types import VideoEntry, VideoIndex
 
 CSV_DIRS = (".", "annotations")
 NAMES = {"train": ("train", "training"), "test": ("test", "testing"), "val": ("val", "validate", "valid", "validation")}
@@ -74,7 +74,7 @@ def read_csv_index(root: str | Path, split: int = 1, subset: str = "train",
         raise DataError(f"{path}: no {subset} rows")
 
     if (root / "classes.txt").is_file():
-        classes = [line for _, line in _lines(root / "classes.txt")]
+        classes = [line for _, line in lines(root / "classes.txt")]
     else:
         labels = {r["label"] for p in ({path} | set(found)) for _, r in csv_rows(p, ("path", "label"))}
         classes = class_order(lab for lab in labels if lab)

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from ..index import VideoEntry, VideoIndex, _lines
-from .common import is_frame_folder, is_video_file, natural_key, resolve_inside
+from .common import is_frame_folder, is_video_file, lines, natural_key, resolve_inside
+from .types import VideoEntry, VideoIndex
 
 TAGS = {"train": "train", "training": "train", "1": "train", "test": "test", "testing": "test", "2": "test",
         "val": "val", "valid": "val", "validate": "val", "validation": "val", "0": "unused", "unused": "unused"}
@@ -63,7 +63,7 @@ def read_folder(root: str | Path, split: int = 1, subset: str = "train", split_f
     if not sf.is_file():
         raise DataError(f"{sf}: split file not found")
     entries = []
-    for no, line in _lines(sf):
+    for no, line in lines(sf):
         where = f"{sf}:{no}"
         line = line.split("#", 1)[0].strip()
         if not line:

@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from ..index import VideoEntry, VideoIndex, _lines
-from .common import resolve_inside
+from .common import lines, resolve_inside
+from .types import VideoEntry, VideoIndex
 
 SPLIT_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<n>\d+)\.txt$")
 SPLIT_DIRS = ("testTrainMulti_7030_splits", "annotations/testTrainMulti_7030_splits", "annotations",
@@ -81,7 +81,7 @@ def read_hmdb51(root: str | Path, split: int = 1, subset: str = "train", splits_
     want = TAGS[subset]
     entries: list[VideoEntry] = []
     for label, cls in enumerate(classes):
-        for no, line in _lines(files[cls]):
+        for no, line in lines(files[cls]):
             where = f"{files[cls]}:{no}"
             parts = line.rsplit(None, 1)
             if len(parts) != 2 or parts[1] not in ("0", "1", "2"):

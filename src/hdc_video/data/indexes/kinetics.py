@@ -25,8 +25,8 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from ..index import VideoEntry, VideoIndex
 from .common import VIDEO_EXTS, csv_header, csv_rows, is_frame_folder, resolve_csv
+from .types import VideoEntry, VideoIndex
 
 log = logging.getLogger("hdc_video.data")
 

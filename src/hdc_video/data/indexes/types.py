@@ -1,32 +1,23 @@
-"""Video indices in the UCF101 layout (split files + class folders) and label CSVs.
+"""The index types every reader returns, and what works on any index: label CSVs, relabelling,
+missing files.
 
-Layout read by :func:`read_ucf101`::
-
-    root/videos/<Class>/<file>           (or the official root/UCF-101/...)
-    root/splits/classInd.txt             (or the official root/ucfTrainTestlist/...)
-    root/splits/trainlist0N.txt          "<Class>/<file> <1-based label>"
-    root/splits/testlist0N.txt           "<Class>/<file>"   (label from the class folder)
-
-Labels in a :class:`VideoIndex` are 0-based. Missing video files are not an error here (the data
-loader skips them); :func:`missing` lists them.
-
-Other layouts (HMDB51, Kinetics CSVs, a folder per class, a plain ``path,label`` CSV) are read by
-:mod:`hdc_video.data.indexes`; :func:`open_index` picks the reader (``format="auto"`` detects it).
+A :class:`VideoIndex` lists :class:`VideoEntry` rows (absolute path, 0-based label, the path as the
+annotation wrote it) with the class names and the dataset root; it records the layout it was read
+from and the known-bad list already applied to it (:func:`hdc_video.data.indexes.badlist.drop_known_bad`).
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
-OFFICIAL_VIDEOS = "UCF-101"
-OFFICIAL_SPLITS = "ucfTrainTestlist"
+__all__ = ["VideoEntry", "VideoIndex", "missing", "read_label_table", "read_labels_csv", "relabel"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +36,7 @@ class VideoIndex:
     root: Path = field(default_factory=Path)
     format: str = ""          # the layout it was read from (ucf101, hmdb51, ...); "" = built by hand
     known_bad: int = 0        # videos dropped up front because bad_videos.txt lists them
+    bad_list: str | None = None  # the bad list applied to it (normalised path); None = none yet
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -66,135 +58,7 @@ class VideoIndex:
     def subset(self, indices) -> "VideoIndex":
         """A new index with the entries at ``indices`` (same classes and root)."""
         return VideoIndex([self.entries[int(i)] for i in indices], list(self.classes), self.root,
-                          self.format, self.known_bad)
-
-
-def _lines(path: Path):
-    """(line number, stripped text) for every non-blank line; tolerates CRLF, BOM, trailing spaces."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e})") from None
-    for no, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if line:
-            yield no, line
-
-
-def read_class_ind(path: str | Path) -> list[str]:
-    """``classInd.txt`` (``<1-based index> <Class>`` per line) -> class names ordered by index."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: class index file not found")
-    by_index: dict[int, str] = {}
-    for no, line in _lines(path):
-        parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise DataError(f"{path}:{no}: expected '<index> <ClassName>', got {line!r}")
-        idx, name = int(parts[0]), parts[1]
-        if idx in by_index:
-            raise DataError(f"{path}:{no}: duplicate class index {idx}")
-        if name in by_index.values():
-            raise DataError(f"{path}:{no}: duplicate class name {name!r}")
-        by_index[idx] = name
-    if not by_index:
-        raise DataError(f"{path}: no classes")
-    if sorted(by_index) != list(range(1, len(by_index) + 1)):
-        raise DataError(f"{path}: class indices must be 1..{len(by_index)} without gaps")
-    return [by_index[i] for i in range(1, len(by_index) + 1)]
-
-
-def _safe_rel(rel: str) -> PurePosixPath | None:
-    """The normalised relative path, or None if it is absolute or climbs out of its root."""
-    p = rel.replace("\\", "/")
-    if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
-        return None
-    parts: list[str] = []
-    for part in p.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return PurePosixPath(*parts) if parts else None
-
-
-def _locate(root: Path, given: str | Path | None, default: str, official: str) -> Path:
-    if given is not None:
-        given = Path(given)
-        return given if given.is_absolute() else root / given
-    if (root / default).is_dir() or not (root / official).is_dir():
-        return root / default
-    return root / official
-
-
-def read_ucf101(root: str | Path, split: int = 1, subset: str = "train",
-                videos_dir: str | Path | None = None, splits_dir: str | Path | None = None) -> VideoIndex:
-    """Read split ``split`` (1-based) of a UCF101-layout dataset at ``root`` -> :class:`VideoIndex`.
-
-    ``videos_dir`` / ``splits_dir`` (absolute, or relative to ``root``) override the defaults
-    ``root/videos`` and ``root/splits``; when those do not exist the official names ``UCF-101`` and
-    ``ucfTrainTestlist`` are tried. Raises :class:`DataError` (naming the split file and line) for
-    malformed lines, unknown classes, out-of-range labels and paths that leave the videos dir.
-    """
-    if subset not in ("train", "test"):
-        raise DataError(f"subset must be 'train' or 'test', got {subset!r}")
-    root = Path(root).absolute()
-    if not root.is_dir():
-        raise DataError(f"{root}: dataset root not found")
-    vdir = _locate(root, videos_dir, "videos", OFFICIAL_VIDEOS)
-    sdir = _locate(root, splits_dir, "splits", OFFICIAL_SPLITS)
-    if not sdir.is_dir():
-        raise DataError(f"{root}: no split folder (looked for {sdir})")
-    classes = read_class_ind(sdir / "classInd.txt")
-    class_to_idx = {c: i for i, c in enumerate(classes)}
-    split_file = sdir / f"{subset}list{int(split):02d}.txt"
-    if not split_file.is_file():
-        found = sorted(p.name for p in sdir.glob("*list*.txt"))
-        raise DataError(f"{split_file}: split file not found (found: {', '.join(found) or 'none'})")
-
-    entries: list[VideoEntry] = []
-    for no, line in _lines(split_file):
-        where = f"{split_file}:{no}"
-        parts = line.split()
-        if len(parts) > 2:
-            raise DataError(f"{where}: expected '<Class>/<file> [label]', got {line!r}")
-        rel = parts[0]
-        norm = _safe_rel(rel)
-        if norm is None:
-            raise DataError(f"{where}: path {rel!r} is absolute or resolves outside {vdir}")
-        folder = norm.parts[0] if len(norm.parts) > 1 else None
-        if folder is not None and folder not in class_to_idx:
-            raise DataError(f"{where}: unknown class {folder!r} (not in {sdir / 'classInd.txt'})")
-        if len(parts) == 2:
-            try:
-                label = int(parts[1]) - 1
-            except ValueError:
-                raise DataError(f"{where}: label {parts[1]!r} is not an integer") from None
-            if not 0 <= label < len(classes):
-                raise DataError(f"{where}: label {parts[1]} out of range 1..{len(classes)}")
-            if folder is not None and class_to_idx[folder] != label:
-                raise DataError(f"{where}: label {parts[1]} ({classes[label]}) contradicts "
-                                f"the class folder {folder!r}")
-        elif folder is not None:
-            label = class_to_idx[folder]
-        else:
-            raise DataError(f"{where}: no label and no class folder in {rel!r}")
-        entries.append(VideoEntry(path=vdir.joinpath(*norm.parts), label=label, rel=rel))
-    if not entries:
-        raise DataError(f"{split_file}: no videos listed")
-    return VideoIndex(entries=entries, classes=classes, root=root)
-
-
-def open_index(root: str | Path, format: str = "auto", split: int = 1, subset: str = "train",
-               **kw) -> VideoIndex:
-    """Any supported layout -> :class:`VideoIndex`; see :func:`hdc_video.data.indexes.open_index`."""
-    from .indexes import open_index as _open_index
-
-    return _open_index(root, format=format, split=split, subset=subset, **kw)
+                          self.format, self.known_bad, self.bad_list)
 
 
 def missing(index: VideoIndex) -> list[VideoEntry]:
@@ -262,4 +126,4 @@ def relabel(index: VideoIndex, mapping: dict[str, str]) -> VideoIndex:
     entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel, meta=e.meta)
                for e in index.entries]
     return VideoIndex(entries=entries, classes=classes, root=index.root, format=index.format,
-                      known_bad=index.known_bad)
+                      known_bad=index.known_bad, bad_list=index.bad_list)

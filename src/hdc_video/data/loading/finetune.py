@@ -1,8 +1,8 @@
 """Supervised training clips (fine-tuning): one random temporal clip per video, augmented.
 
 ``TrainClipDataset[(i, seed)]`` is a pure function of ``(i, seed)`` like
-:class:`~hdc_video.data.dataset.PretrainDataset`, so it is driven by the same
-:class:`~hdc_video.data.dataset.EpochSampler` (epoch length and batches independent of the
+:class:`~hdc_video.data.loading.pretrain.PretrainDataset`, so it is driven by the same
+:class:`~hdc_video.data.sampling.videos.EpochSampler` (epoch length and batches independent of the
 number of workers; resumable). A video that fails to decode is logged once per failure and a
 replacement index is drawn from the same seed (its own label travels with it).
 """
@@ -16,12 +16,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .augment import ClipAugment
-from .dataset import _SEED_MASK, InfoCache, _reason
-from .decode import PyAVDecoder, VideoInfo
-from .errors import DataError
-from .index import VideoIndex
-from .sampler import clip_indices
+from ..decoders.base import Decoder, VideoInfo
+from ..errors import DataError
+from ..indexes.types import VideoIndex
+from ..sampling.clips import clip_indices
+from ..sampling.videos import SEED_MASK
+from ..transforms.augment import ClipAugment
+from .info import InfoCache
+from .skips import skip_reason
 
 log = logging.getLogger("hdc_video.data")
 
@@ -46,7 +48,7 @@ def random_clip(num_frames: int, clip_len: int, stride: int, rng: np.random.Gene
 class TrainClipDataset(InfoCache, Dataset):
     """``ds[(i, seed)] -> {"video": float [3, T, S, S], "label": int, "index": int}``."""
 
-    def __init__(self, index: VideoIndex, decoder: PyAVDecoder, clip_len: int, stride: int,
+    def __init__(self, index: VideoIndex, decoder: Decoder, clip_len: int, stride: int,
                  augment: ClipAugment, max_retries: int = 10):
         if len(index) == 0:
             raise DataError("empty video index")
@@ -67,7 +69,7 @@ class TrainClipDataset(InfoCache, Dataset):
 
     def __getitem__(self, key) -> dict:
         i, seed = key if isinstance(key, (tuple, list)) else (key, key)
-        i, seed = int(i), int(seed) & _SEED_MASK
+        i, seed = int(i), int(seed) & SEED_MASK
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         for _ in range(self.max_retries + 1):
@@ -75,7 +77,7 @@ class TrainClipDataset(InfoCache, Dataset):
             try:
                 return {"video": self.load(i, rng, generator), "label": int(self.index[i].label), "index": i}
             except Exception as exc:  # noqa: BLE001 - any decoding failure skips the video
-                reason = _reason(exc)
+                reason = skip_reason(exc)
                 log.warning("skipping %s: %s", path, reason)
                 self.skipped[str(path)] = reason
                 self._info.pop(str(path), None)

@@ -1,17 +1,14 @@
-"""Datasets and the pretraining DataLoader.
+"""Pretraining samples and their DataLoader.
 
-Determinism: every pretraining sample is a pure function of ``(index, sample_seed)``, and
-:class:`EpochSampler` derives the ``(index, sample_seed)`` stream from ``(seed, epoch)`` alone, so
-a run gives the same batches whatever the number of workers, and a resumed run
-(``set_start(k)``) continues exactly at batch ``k``.
+:class:`PretrainDataset` turns ``(index, sample_seed)`` into the ``V`` augmented views of one video
+(a pure function of the key, so batches do not depend on the number of workers);
+:func:`make_pretrain_loader` drives it with :class:`~hdc_video.data.sampling.videos.EpochSampler`.
 
 Broken videos: :class:`PretrainDataset` logs one warning line naming the file and reason, counts
 it in ``skipped`` (per process: each worker keeps its own counter), reports it in the sample's
 ``"skipped"`` field (so the main process sees failures in workers too: :class:`SkipTracker`, fed by
 the loader of :func:`make_pretrain_loader`, logs one summary line per epoch and aborts past a
-failure threshold) and draws a replacement index from the same seed; :class:`EvalClipDataset`
-logs and returns ``None`` (dropped by :func:`collate_skip_none`) so evaluation reports the file
-rather than crashing.
+failure threshold) and draws a replacement index from the same seed.
 """
 
 from __future__ import annotations
@@ -19,130 +16,27 @@ from __future__ import annotations
 import collections
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.data._utils.collate import default_collate
 
-from .augment import ClipAugment, center_clip, three_crop
-from .decode import PyAVDecoder, VideoInfo
-from .errors import DataError, DecodeError
-from .index import VideoIndex
-from .sampler import TwoCropSampler, uniform_clips
-from .skips import SkipTracker
+from ..decoders.base import Decoder, VideoInfo
+from ..errors import DataError, DecodeError
+from ..indexes.badlist import drop_known_bad
+from ..indexes.types import VideoIndex
+from ..sampling.clips import TwoCropSampler
+from ..sampling.videos import SEED_MASK, EpochSampler
+from ..transforms.augment import ClipAugment
+from .info import InfoCache
+from .skips import SkipTracker, skip_reason
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["EpochSampler", "PretrainDataset", "EvalClipDataset", "collate_skip_none",
-           "make_pretrain_loader", "PretrainLoader", "SkipTracker", "VIEW_CROP"]
-
-_SEED_MASK = (1 << 63) - 1
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, DecodeError):
-        return str(exc.reason)
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {msg}"[:200] if msg else type(exc).__name__
-
-
-class EpochSampler(Sampler):
-    """Yields ``(index, sample_seed)`` for one epoch.
-
-    The order is a permutation from ``np.random.default_rng([seed, epoch])`` (identity when
-    ``shuffle=False``) truncated to whole batches (``batches_per_epoch * batch_size`` samples), so
-    the epoch length never depends on the worker count. ``sample_seed`` is a 63-bit integer fixed by
-    ``(seed, epoch, position)``. ``set_start(k)`` skips the first ``k`` batches of the current epoch
-    (resume); ``set_epoch(e)`` with a new epoch clears it.
-
-    Distributed: ``batch_size`` is the *global* batch and must be divisible by ``world_size``; the
-    global order and seeds are the same as in one process, and rank ``r`` yields the ``r``-th
-    contiguous slice (``local_batch = batch_size // world_size`` samples) of every global batch, so
-    the union over ranks of one step's samples is the single-process batch, rank 0's rows first.
-    Positions (``set_start``, ``batches_per_epoch``) count global batches.
-
-    ``with_batch=True`` yields ``(index, sample_seed, batch)`` instead, ``batch`` being the tuple of
-    the global batch's video indices (the sample's own among them): a dataset that must replace a
-    broken video then picks one outside the batch (:meth:`PretrainDataset.replacement`).
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1, with_batch: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} outside a world of {world_size}")
-        if batch_size % world_size:
-            raise ValueError(f"batch_size {batch_size} is not divisible by the world size {world_size}")
-        if n < batch_size:
-            raise DataError(f"{n} videos are fewer than one batch of {batch_size}")
-        self.n, self.batch_size, self.seed, self.shuffle = int(n), int(batch_size), int(seed), shuffle
-        self.rank, self.world_size = int(rank), int(world_size)
-        self.with_batch = bool(with_batch)
-        self.epoch = 0
-        self.start = 0
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return self.n // self.batch_size
-
-    @property
-    def local_batch(self) -> int:
-        """Samples per batch on this rank."""
-        return self.batch_size // self.world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        if int(epoch) != self.epoch:
-            self.start = 0
-        self.epoch = int(epoch)
-
-    def set_start(self, batches: int) -> None:
-        if not 0 <= batches <= self.batches_per_epoch:
-            raise ValueError(f"start batch {batches} outside [0, {self.batches_per_epoch}]")
-        self.start = int(batches)
-
-    def epoch_items(self, epoch: int | None = None) -> list[tuple[int, int]]:
-        """The full global ``(index, sample_seed)`` list of an epoch (ignoring ``set_start`` and the rank)."""
-        epoch = self.epoch if epoch is None else int(epoch)
-        m = self.batches_per_epoch * self.batch_size
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, epoch]).permutation(self.n)[:m]
-        else:
-            order = np.arange(m)
-        seeds = np.random.default_rng([self.seed, epoch, 1]).integers(
-            0, _SEED_MASK, size=m, dtype=np.int64, endpoint=True)
-        return [(int(i), int(s)) for i, s in zip(order, seeds)]
-
-    def __iter__(self) -> Iterator[tuple]:
-        items = self.epoch_items()[self.start * self.batch_size:]
-        if self.world_size == 1 and not self.with_batch:
-            return iter(items)
-        lb, lo = self.local_batch, self.rank * self.local_batch
-        out = []
-        for j in range(0, len(items), self.batch_size):
-            glob = items[j:j + self.batch_size]
-            members = tuple(i for i, _ in glob)
-            out += [(i, s, members) if self.with_batch else (i, s) for i, s in glob[lo:lo + lb]]
-        return iter(out)
-
-    def __len__(self) -> int:
-        return (self.batches_per_epoch - self.start) * self.local_batch
-
-
-class InfoCache:
-    """Per-process cache of ``decoder.info(path)`` (each DataLoader worker keeps its own copy)."""
-
-    decoder: object
-    _info: dict
-
-    def info(self, path) -> VideoInfo:
-        key = str(path)
-        if key not in self._info:
-            self._info[key] = self.decoder.info(path)
-        return self._info[key]
-
+__all__ = ["PretrainDataset", "PretrainLoader", "VIEW_CROP", "collate_pretrain", "make_pretrain_loader",
+           "worker_init"]
 
 #: temporal crop (0 = c1, 1 = c2) of each view in the sample layout ``[c1a, c1b, c2a, c2b]``
 VIEW_CROP = (0, 0, 1, 1)
@@ -166,10 +60,11 @@ class PretrainDataset(InfoCache, Dataset):
     sampler's rule) or ``"pad"``-ded (indices clamp: the last frame repeats). ``min_frames``: fewer
     decodable frames than this marks the video bad (a 1-3 frame file is a broken file, not a clip).
     ``known_bad``: ``"auto"`` drops the videos listed in ``<index root>/bad_videos.txt`` (written by
-    ``hdc verify``) up front; a path uses that list; ``None`` keeps all.
+    ``hdc verify``) up front; a path uses that list; ``None`` keeps all (an index that
+    ``open_index`` already filtered with the same list is kept as it is: the list is read once).
     """
 
-    def __init__(self, index: VideoIndex, decoder: PyAVDecoder, sampler: TwoCropSampler,
+    def __init__(self, index: VideoIndex, decoder: Decoder, sampler: TwoCropSampler,
                  augment: ClipAugment, views_per_crop: int = 2, max_retries: int = 10,
                  short_video: str = "loop", min_frames: int = 4, known_bad: str | Path | None = "auto"):
         if views_per_crop not in (1, 2):
@@ -178,9 +73,7 @@ class PretrainDataset(InfoCache, Dataset):
             raise ValueError(f"short_video must be 'loop' or 'pad', got {short_video!r}")
         if len(index) == 0:
             raise DataError("empty video index")
-        from .indexes.badlist import drop_known_bad
-
-        index = drop_known_bad(index, known_bad)
+        index = drop_known_bad(index, known_bad)  # a no-op when open_index applied this list already
         if len(index) == 0:
             raise DataError("every video of the index is listed as bad (bad_videos.txt)")
         self.index, self.decoder, self.sampler, self.augment = index, decoder, sampler, augment
@@ -260,12 +153,12 @@ class PretrainDataset(InfoCache, Dataset):
             i, seed, batch = (*key, None) if len(key) == 2 else key
         else:
             i, seed, batch = key, key, None
-        i, seed, first = int(i), int(seed) & _SEED_MASK, int(i)
+        i, seed, first = int(i), int(seed) & SEED_MASK, int(i)
         # replacements and their randomness depend on (i, seed, batch, attempt) only, not on how far a
         # failed attempt got: a sample stays a pure function of its key in every process
         failed: list[str] = []
         for attempt in range(self.max_retries + 1):
-            sub = seed if attempt == 0 else int(np.random.default_rng([seed, attempt]).integers(_SEED_MASK))
+            sub = seed if attempt == 0 else int(np.random.default_rng([seed, attempt]).integers(SEED_MASK))
             rng, generator = np.random.default_rng(sub), torch.Generator().manual_seed(sub)
             path = self.index[i].path
             try:
@@ -274,7 +167,7 @@ class PretrainDataset(InfoCache, Dataset):
                 video, overlap = self.load(i, rng, generator, out=out)
                 return {"video": video, "index": i, "overlap": overlap, "skipped": "\n".join(failed)}
             except Exception as exc:  # noqa: BLE001 - any decoding failure skips the video
-                reason = " ".join(_reason(exc).split())
+                reason = " ".join(skip_reason(exc).split())
                 if str(path) not in self.skipped:
                     log.warning("skipping %s: %s", path, reason)
                 self.skipped[str(path)] = reason
@@ -285,54 +178,13 @@ class PretrainDataset(InfoCache, Dataset):
                         f"sample (last: {path}: {reason}); check the dataset")
 
 
-class EvalClipDataset(Dataset):
-    """``ds[i] -> {"video": float [num_clips * crops, 3, T, S, S], "label": int, "index": i}`` or
-    ``None`` for a video that fails (logged, counted in ``skipped``). ``crops=1``: the centre crop;
-    ``crops=3``: left/centre/right along the long side (:func:`three_crop`), clip-major."""
-
-    def __init__(self, index: VideoIndex, decoder: PyAVDecoder, clip_len: int, stride: int,
-                 num_clips: int, size: int, crops: int = 1):
-        if crops not in (1, 3):
-            raise ValueError(f"crops must be 1 or 3, got {crops}")
-        self.index, self.decoder = index, decoder
-        self.clip_len, self.stride, self.num_clips, self.size = clip_len, stride, num_clips, size
-        self.crops = crops
-        self.skipped: collections.Counter = collections.Counter()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i: int) -> dict | None:
-        entry = self.index[int(i)]
-        try:
-            n = self.decoder.info(entry.path).num_frames
-            clips = uniform_clips(n, self.clip_len, self.stride, self.num_clips)
-            flat = np.concatenate(clips)
-            union, inverse = np.unique(flat, return_inverse=True)
-            frames = self.decoder.decode(entry.path, union)[torch.from_numpy(inverse)]
-            per_clip = frames.view(self.num_clips, self.clip_len, *frames.shape[1:])
-            crop = center_clip if self.crops == 1 else three_crop
-            video = crop(per_clip, self.size)
-        except Exception as exc:  # noqa: BLE001
-            reason = _reason(exc)
-            log.warning("skipping %s: %s", entry.path, reason)
-            self.skipped[str(entry.path)] = reason
-            return None
-        return {"video": video, "label": int(entry.label), "index": int(i)}
-
-
 def collate_pretrain(batch):
     """``default_collate``, passing through a batch that ``PretrainDataset.__getitems__`` collated."""
     return batch if isinstance(batch, dict) else default_collate(batch)
 
 
-def collate_skip_none(batch: Sequence[dict | None]):
-    """``default_collate`` over the non-``None`` samples; ``None`` when all of them failed."""
-    batch = [b for b in batch if b is not None]
-    return default_collate(batch) if batch else None
-
-
-def _worker_init(_worker_id: int) -> None:
+def worker_init(_worker_id: int) -> None:
+    """A DataLoader worker uses one torch thread (the workers are the parallelism)."""
     torch.set_num_threads(1)
 
 
@@ -367,7 +219,7 @@ def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, w
     sampler.set_start(start_batch)
     loader = PretrainLoader(dataset, batch_size=sampler.local_batch, sampler=sampler, drop_last=True,
                             num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
-                            worker_init_fn=_worker_init if workers > 0 else None, collate_fn=collate_pretrain)
+                            worker_init_fn=worker_init if workers > 0 else None, collate_fn=collate_pretrain)
     index = getattr(dataset, "index", None)
     loader.skips = SkipTracker(len(dataset), max_fail_frac, root=getattr(index, "root", None))
     return loader

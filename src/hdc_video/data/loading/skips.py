@@ -1,4 +1,5 @@
-"""Skip accounting for the pretraining loader: which videos failed, whichever process hit them."""
+"""Skip accounting: the one-line reason a dataset gives for a video it skips (:func:`skip_reason`),
+and the pretraining loader's tally of which videos failed, whichever process hit them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import logging
 import re
 from pathlib import Path
 
-from .errors import DataError
+from ..decoders.base import reason as exception_reason
+from ..errors import DataError, DecodeError
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["SkipTracker"]
+__all__ = ["SkipTracker", "skip_reason"]
+
+
+def skip_reason(exc: BaseException) -> str:
+    """Why a video was skipped, in one line: a :class:`DecodeError`'s own reason, else the exception."""
+    return str(exc.reason) if isinstance(exc, DecodeError) else exception_reason(exc)
 
 
 def _reason_kind(reason: str) -> str:

@@ -1,6 +1,6 @@
 """Augmentation on the training device: workers decode, the GPU augments.
 
-The CPU path (:class:`~hdc_video.data.dataset.PretrainDataset`) augments in the loader workers and
+The CPU path (:class:`~hdc_video.data.loading.pretrain.PretrainDataset`) augments in the loader workers and
 ships ``float32 [V, 3, T, S, S]`` per sample. On a GPU machine that costs worker CPU time (the
 augmentation) and 4x the bytes (float vs uint8) through shared memory and PCIe. The device path
 splits the same work in two:
@@ -42,8 +42,9 @@ from dataclasses import fields
 
 import torch
 
-from .augment import AugParams, ClipAugment, resize_clips
-from .dataset import VIEW_CROP, PretrainDataset
+from ..loading.pretrain import VIEW_CROP, PretrainDataset
+from .augment import AugParams, ClipAugment
+from .functional import resize_clips
 
 __all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "parse_raw_size", "views_to_device",
            "VIEW_CROP"]
