@@ -190,8 +190,7 @@ def step_flops(model, cfg, device, dtype) -> float:
 
 def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     from hdc_video.config import build_config
-    from hdc_video.data.loading.pretrain import make_pretrain_loader
-    from hdc_video.data.transforms.device import RawViewsDataset
+    from hdc_video.data.loading.pretrain import RawViewsDataset, make_pretrain_loader
     from hdc_video.train.guard import NonFiniteGuard
     from hdc_video.train.optim import build_optimizer
     from hdc_video.train.pretrain import build_model, build_pretrain_data

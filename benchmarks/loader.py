@@ -119,7 +119,7 @@ class NaiveDataset(Dataset):
 def _loader(kind: str, base, cfg, batch: int, workers: int, seed: int):
     from hdc_video.data.loading.pretrain import make_pretrain_loader
     from hdc_video.data.sampling.videos import EpochSampler
-    from hdc_video.data.transforms.device import RawViewsDataset
+    from hdc_video.data.loading.pretrain import RawViewsDataset
 
     if kind == "project":
         return make_pretrain_loader(base, batch, seed, workers)

@@ -116,7 +116,8 @@ def test_augmentation_keys_reach_the_worker_and_the_device_path(tiny_bench):
     from torch.utils.data._utils.collate import default_collate
 
     from conftest import TINY
-    from hdc_video.data.transforms.device import RawViewsDataset, views_to_device
+    from hdc_video.data.loading.pretrain import RawViewsDataset
+    from hdc_video.data.transforms.device import views_to_device
     from hdc_video.train.pretrain import build_pretrain_data
 
     keys = dict(brightness=0.7, contrast=0.6, saturation=0.5, hue=0.3, grayscale=0.4, blur=0.6,

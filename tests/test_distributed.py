@@ -77,9 +77,10 @@ def _worker(rank: int, port: int, out: str, bench: str) -> None:
     os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+    from hdc_video import dist
     from hdc_video.train import distributed as ddp
 
-    assert ddp.init_distributed("cpu") and ddp.world_size() == WORLD and ddp.rank() == rank
+    assert ddp.init_distributed("cpu") and dist.world_size() == WORLD and dist.rank() == rank
     video = _inputs()[rank * LOCAL_B:(rank + 1) * LOCAL_B]
     res = {}
     for name, (extra, bn_train) in SCENARIOS.items():
@@ -96,7 +97,7 @@ def _worker(rank: int, port: int, out: str, bench: str) -> None:
                              num_clips=2, levels=(-2, -1), batch_size=3, workers=0, device="cpu", progress=False)
     res["features"] = {lv: (f.clips, f.keep) for lv, f in feats.items()}
     torch.save(res, Path(out) / f"rank{rank}.pt")
-    ddp.barrier()
+    dist.barrier()
     ddp.cleanup()
 
 

@@ -55,6 +55,7 @@ from torch import nn
 
 from conftest import free_port, loopback_env
 from hdc_video.cli import main
+from hdc_video.config import ConfigError
 from hdc_video.eval import finetune as ft
 from hdc_video.checkpoint import load_checkpoint
 
@@ -79,15 +80,16 @@ def _frozen_bn_train(self, mode: bool = True):
     return self
 
 
-def _bn_train_opts(bench, ckpt) -> dict:
-    return {**ft.DEFAULTS, "checkpoint": str(ckpt), "data": str(bench), "epochs": 1, "batch_size": 8,
-            "optimizer": "sgd", "lr": 0.05, "num_clips": 4, "val_clips": 0, "workers": 0, "device": "cpu"}
+def _bn_train_opts(bench, ckpt) -> ft.FinetuneConfig:
+    return ft.FinetuneConfig(checkpoint=str(ckpt), data=str(bench), epochs=1, batch_size=8, optimizer="sgd", lr=0.05,
+                             num_clips=4, val_clips=0, workers=0, device="cpu")
 
 
 def _worker(rank: int, port: int, tmp: str, bench: str, ckpt: str) -> None:
     os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+    from hdc_video import dist
     from hdc_video.train import distributed as ddp
 
     tmp, res = Path(tmp), {}
@@ -95,7 +97,7 @@ def _worker(rank: int, port: int, tmp: str, bench: str, ckpt: str) -> None:
     with redirect_stderr(err):
         res["bad_rc"] = main(_args(bench, ckpt, tmp / "bad", batch=7))
     res["bad_err"] = err.getvalue()
-    assert ddp.world_size() == WORLD and ddp.rank() == rank
+    assert dist.world_size() == WORLD and dist.rank() == rank
 
     plain_train = ft.FinetuneNet.train
     ft.FinetuneNet.train = _frozen_bn_train
@@ -112,7 +114,7 @@ def _worker(rank: int, port: int, tmp: str, bench: str, ckpt: str) -> None:
     res["run_metrics"] = trainer.run()
     res["eval"] = trainer.evaluate(4, 1, "again")         # (metrics, video probabilities, keep)
     torch.save(res, tmp / f"rank{rank}.pt")
-    ddp.barrier()
+    dist.barrier()
     ddp.cleanup()
 
 
@@ -239,7 +241,7 @@ def test_distributed_evaluation_equals_one_process(ddp_runs, tmp_path):
     run = tmp / "bn_train"
     state = load_checkpoint(run / "checkpoint.pt")
     assert (state["epoch"], state["step"]) == (1, 5)
-    trainer = ft.Finetuner(dict(state["args"]), tmp_path, state, progress=False)
+    trainer = ft.Finetuner(ft.FinetuneConfig(**state["args"]), tmp_path, state, progress=False)
     metrics, probs, keep = trainer.evaluate(4, 1, "one process")
     assert keep.sum() == 14 and not keep[BAD] and probs.shape == (14, 15)
     for r in ranks:                                   # every rank holds the gathered result
@@ -272,12 +274,12 @@ def test_eval_batches_are_the_single_process_batches_dealt_round_robin():
 
 
 def test_world_checks():
-    o = {**ft.DEFAULTS, "batch_size": 12}
+    o = ft.FinetuneConfig(batch_size=12)
     for world in (1, 2, 3, 4):
         ft.check_world(o, world, torch.device("cpu"))
-    with pytest.raises(ft.ConfigError, match="--batch-size 12 .* not divisible by the 5 processes"):
+    with pytest.raises(ConfigError, match="--batch-size 12 .* not divisible by the 5 processes"):
         ft.check_world(o, 5, torch.device("cpu"))
     ft.check_world(o, 2, torch.device("cuda"))              # each rank takes GPU LOCAL_RANK
     ft.check_world(o, 1, torch.device("cuda", 1))
-    with pytest.raises(ft.ConfigError, match="--device cuda:1 under torchrun"):
+    with pytest.raises(ConfigError, match="--device cuda:1 under torchrun"):
         ft.check_world(o, 2, torch.device("cuda", 1))      # every rank on one GPU: refused on all of them

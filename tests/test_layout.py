@@ -1,8 +1,8 @@
 """Import layering, read from the source with ``ast`` (nothing is imported).
 
-:func:`check_package` takes a package folder and a layer rule, so the same check can later cover the
-whole of ``hdc_video`` with a richer rule; today it guards ``hdc_video.data``: no import circle among
-its modules, and nothing from ``hdc_video`` outside ``hdc_video.data``.
+:func:`check_package` takes a package folder and a layer rule. It guards the whole of ``hdc_video``
+(no import circle, no import of a higher layer: :data:`LAYERS`) and, more strictly, ``hdc_video.data``
+(nothing from ``hdc_video`` but itself and the foundation modules).
 
 Imports anywhere in a file count (inside functions too: they run eventually), and so do the
 packages a dotted import passes through: ``from ..indexes.common import x`` runs
@@ -130,11 +130,14 @@ def check_package(pkg_dir: Path, pkg_name: str, allowed: Rule) -> list[str]:
     return problems
 
 
+FOUNDATION = ("hdc_video.dist", "hdc_video.checkpoint", "hdc_video.logs", "hdc_video.losses", "hdc_video.views")
+
+
 def data_layer(module: str, name: str) -> bool:
-    """``hdc_video.data`` uses itself and third-party code only."""
+    """``hdc_video.data`` uses itself, the foundation modules and third-party code only."""
     del module
     return not (name == "hdc_video" or name.startswith("hdc_video.")) or \
-        name == "hdc_video.data" or name.startswith("hdc_video.data.")
+        any(name == p or name.startswith(p + ".") for p in ("hdc_video.data", *FOUNDATION))
 
 
 def test_data_has_no_import_circle_and_imports_only_itself():
@@ -159,3 +162,47 @@ def test_the_check_finds_circles_through_packages_and_layer_breaches(tmp_path):
     (pkg / "a" / "x.py").write_text("import pkg\nfrom . import y\n")  # its own packages: no edge
     (pkg / "a" / "y.py").write_text("")
     assert find_cycle(import_graph(pkg, "pkg")) is None
+
+
+# The layers of hdc_video, bottom up: a module may import its own layer and the ones below it
+# (docs/ARCHITECTURE.md draws them). Within a layer, packages may use each other as long as no
+# import circle forms (checked over the whole package).
+LAYERS = [
+    ("foundation", FOUNDATION),
+    ("data", ("hdc_video.data",)),
+    ("config and benchmark", ("hdc_video.config", "hdc_video.synth")),
+    ("models", ("hdc_video.models",)),
+    ("training", ("hdc_video.train",)),
+    ("evaluation", ("hdc_video.eval",)),
+    ("workflows and report", ("hdc_video.workflows", "hdc_video.report")),
+    ("command line", ("hdc_video.commands", "hdc_video.cli", "hdc_video.__main__", "hdc_video")),
+]
+
+
+def layer_of(name: str) -> int | None:
+    """The layer of a dotted ``hdc_video`` name (the longest matching prefix), None outside."""
+    best, found = -1, None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if (name == p or name.startswith(p + ".")) and len(p) > best:
+                best, found = len(p), i
+    return found
+
+
+def no_upward_import(module: str, name: str) -> bool:
+    if not (name == "hdc_video" or name.startswith("hdc_video.")):
+        return True
+    mine, theirs = layer_of(module), layer_of(name)
+    return theirs is None or mine is None or theirs <= mine
+
+
+def test_hdc_video_has_no_import_circle_and_no_upward_import():
+    problems = check_package(SRC / "hdc_video", "hdc_video", no_upward_import)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_module_has_a_layer():
+    mods = package_modules(SRC / "hdc_video", "hdc_video")
+    assert [m for m in mods if layer_of(m) is None] == []
+    assert layer_of("hdc_video.data.decoders.pyav") == 1 and layer_of("hdc_video") == 7
+    assert not no_upward_import("hdc_video.models.hdc", "hdc_video.train.distributed.gather_with_grad")

@@ -10,7 +10,7 @@ import torch
 
 from conftest import TINY
 from hdc_video.config import build_config
-from hdc_video.eval.knn import knn_predict, knn_top1
+from hdc_video.train.knn import knn_predict, knn_top1
 from hdc_video.train.metrics import read_metrics
 from hdc_video.train.monitor import KnnMonitor
 from hdc_video.train.pretrain import pretrain

@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY
 from hdc_video.cli import main
 from hdc_video.config import ConfigError
-from hdc_video.study import format_study, load_grid
+from hdc_video.workflows.study import format_study, load_grid
 
 GRID = """
 name: tiny

@@ -8,12 +8,12 @@ from torch.utils.data._utils.collate import default_collate
 
 from hdc_video.data.decoders import PyAVDecoder
 from hdc_video.data.indexes import open_index
-from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.loading.pretrain import PretrainDataset, RawViewsDataset, make_pretrain_loader
 from hdc_video.data.sampling.clips import TwoCropSampler
 from hdc_video.data.transforms.augment import AugParams, ClipAugment
-from hdc_video.data.transforms.device import (VIEW_CROP, RawViewsDataset, default_raw_size,
-                                              params_from_batch, views_to_device)
+from hdc_video.data.transforms.device import default_raw_size, params_from_batch, views_to_device
 from hdc_video.data.transforms.functional import resize_clips
+from hdc_video.views import VIEW_CROP
 
 T, STRIDE, SIZE = 4, 2, 24
 # every branch of apply on: crop, flip, jitter (incl. hue), grayscale, blur

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from hdc_video.demo import run_demo
+    from hdc_video.workflows.demo import run_demo
 
     setup_logging(a.verbose, None)
     run_demo(a.out, steps=a.steps, config=a.config, overwrite=a.overwrite, quick=a.quick)

@@ -62,8 +62,9 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from hdc_video.eval.extract import run_extract
+    from hdc_video.eval.extract import extract
+    from hdc_video.eval.source import FeatureSource
 
-    metrics = run_extract(a)
+    metrics = extract(FeatureSource.from_args(a), a.out, a.levels, a.subset, a.labels)
     print(json.dumps({k: metrics[k] for k in ("kind", "levels", "dims", "videos")} | {"out": str(a.out)}))
     return 0

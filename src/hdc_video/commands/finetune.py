@@ -66,11 +66,15 @@ def add_parser(sub) -> None:
 def run(a) -> int:
     import os
 
+    from dataclasses import fields
+
+    from hdc_video.config import FinetuneConfig
     from hdc_video.eval.finetune import run_finetune
 
     main_rank = os.environ.get("RANK", "0") == "0"       # torchrun: only rank 0 writes log.txt and prints
     setup_logging(a.verbose, a.out / "log.txt" if main_rank else None)
-    metrics = run_finetune(a, progress=not a.no_progress)
+    given = {f.name: getattr(a, f.name, None) for f in fields(FinetuneConfig)}
+    metrics = run_finetune(given, a.out, resume=a.resume, progress=not a.no_progress)
     if main_rank:
         print(json.dumps(metrics, indent=1))
     return 0

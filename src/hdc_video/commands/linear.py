@@ -35,8 +35,10 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from hdc_video.eval.probe import run_linear
+    from hdc_video.eval.linear_probe import linear_probe
+    from hdc_video.eval.source import FeatureSource
 
-    metrics = run_linear(a)
+    metrics = linear_probe(FeatureSource.from_args(a), a.out, a.levels if a.levels is not None else a.level,
+                           a.labels, a.label_column, a.C)
     print(json.dumps(metrics, indent=1))
     return 0

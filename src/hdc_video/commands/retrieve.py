@@ -33,8 +33,9 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from hdc_video.eval.retrieval import run_retrieve
+    from hdc_video.eval.retrieval import retrieve
+    from hdc_video.eval.source import FeatureSource
 
-    metrics = run_retrieve(a)
+    metrics = retrieve(FeatureSource.from_args(a), a.out, a.level, a.centre)
     print(json.dumps({k: metrics[k] for k in ("kind", "centring", "recall", "recall_raw", "recall_centred")}))
     return 0

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
-    from hdc_video.study import load_grid, run_study
+    from hdc_video.workflows.study import load_grid, run_study
 
     setup_logging(a.verbose, a.out / "log.txt")
     summary = run_study(load_grid(a.grid), a.data, a.out, seeds=a.seeds, rows=a.rows, extra=a.overrides,

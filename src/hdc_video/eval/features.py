@@ -26,6 +26,7 @@ from hdc_video.data.indexes import VideoIndex
 from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
 from hdc_video.models.registry import build_backbone
 from hdc_video.models.weights import backbone_from_state, read_weights
+from hdc_video import dist
 from hdc_video.train import distributed as ddp
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision
 
@@ -116,7 +117,7 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
     dtype = resolve_precision(precision, dev, training=False)
     net = net.to(dev).eval()
     ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size)
-    world, rank = ddp.world_size(), ddp.rank()
+    world, rank = dist.world_size(), dist.rank()
     shard = ds if world == 1 else Subset(ds, range(rank, len(ds), world))   # items keep their "index"
     loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
                         collate_fn=collate_skip_none, persistent_workers=False)
@@ -149,7 +150,7 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
 def _gather_features(out: dict[int, np.ndarray], keep: np.ndarray, levels: list[int], n: int,
                      num_clips: int, dev: torch.device) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """Sum every rank's (zero-elsewhere) arrays into the full ones, on every rank, chunk by chunk."""
-    comm = dev if ddp.is_distributed() and torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+    comm = dev if dist.is_distributed() and torch.distributed.get_backend() == "nccl" else torch.device("cpu")
     # a rank that decoded nothing has not seen the feature sizes: take them from the ranks that did
     dims = torch.tensor([out[lv].shape[-1] if lv in out else 0 for lv in levels], dtype=torch.int64, device=comm)
     torch.distributed.all_reduce(dims, op=torch.distributed.ReduceOp.MAX)
@@ -163,7 +164,7 @@ def _gather_features(out: dict[int, np.ndarray], keep: np.ndarray, levels: list[
             arr = np.zeros((n, num_clips, c), dtype=np.float32)
         for lo in range(0, n, rows):
             part = torch.from_numpy(np.ascontiguousarray(arr[lo:lo + rows])).to(comm)
-            arr[lo:lo + rows] = ddp.all_reduce_sum(part).cpu().numpy()
+            arr[lo:lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
         full[lv] = arr
-    k = ddp.all_reduce_sum(torch.from_numpy(keep.astype(np.int32)).to(comm)).cpu().numpy()
+    k = dist.all_reduce_sum(torch.from_numpy(keep.astype(np.int32)).to(comm)).cpu().numpy()
     return full, k > 0

@@ -27,12 +27,14 @@ A k larger than the gallery is capped at the gallery size (every gallery item is
 
 from __future__ import annotations
 
-from hdc_video.train.distributed import is_main
-
 import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from hdc_video.dist import is_main
+from hdc_video.eval.source import FeatureSource, probe_data
 
 KS = (1, 5, 10, 20, 50)
 NEIGHBOURS = 5
@@ -87,16 +89,17 @@ def nearest(query_feats, gallery_feats, k: int = NEIGHBOURS, centre: bool = Fals
     return np.concatenate([order[:, :k] for _, order, _ in ranked(query_feats, gallery_feats, centre)])
 
 
-def run_retrieve(a) -> dict:
-    """``hdc retrieve``: from the network, or (``--features``) from an ``hdc extract`` folder."""
-    from hdc_video.eval.probe import probe_data
-
-    d = probe_data(a, a.level)
+def retrieve(src: FeatureSource, out: Path, level: int = -1, centre: str = "both") -> dict:
+    """The retrieval protocol on ``src``'s features at ``level``: writes metrics.json and
+    neighbours.json into ``out`` and returns the metrics. ``centre``: the convention reported as
+    ``recall`` (``both`` = ``no`` = raw cosine; ``yes`` = centred)."""
+    out = Path(out)
+    d = probe_data(src, level)
     (level,) = d.feats
     ftr, fte = d.feats[level]
     h = d.header
     results = {c: topk_recall(fte.videos, fte.labels, ftr.videos, ftr.labels, KS, centre=c) for c in (False, True)}
-    centred = a.centre == "yes"
+    centred = centre == "yes"
     primary = "centred" if centred else "raw"
     metrics = {
         "kind": "retrieve",
@@ -121,8 +124,8 @@ def run_retrieve(a) -> dict:
                for rel, y, row in zip(d.test_rel, fte.labels, nn_idx)]
     if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
         return metrics
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    (a.out / "neighbours.json").write_text(json.dumps(
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (out / "neighbours.json").write_text(json.dumps(
         {"data_root": h["data_root"], "split": h["split"], "queries": queries}, indent=1))
     return metrics

@@ -35,7 +35,8 @@ from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_marg
                               retrieval_accuracy, sc_masks, tc_masks)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
-from hdc_video.train.distributed import all_gather_nograd, gather_with_grad, world_size
+from hdc_video.views import view_crops
+from hdc_video.dist import all_gather_nograd, gather_with_grad, world_size
 
 log = logging.getLogger("hdc_video")
 
@@ -43,11 +44,6 @@ log = logging.getLogger("hdc_video")
 def fp32(x: Tensor):
     """Logits and similarities are computed in fp32 even inside a bf16 autocast region."""
     return torch.autocast(x.device.type, enabled=False)
-
-
-def view_crops(views_per_crop: int) -> list[int]:
-    """Temporal crop of each view in the sample layout ``[c1a, c1b, c2a(, c2b)]``."""
-    return [0, 0, 1, 1][: 2 + views_per_crop]
 
 
 @torch.no_grad()

@@ -75,10 +75,17 @@ def backbone_from_state(name: str, width: float, sd: dict[str, torch.Tensor], wh
     return net.eval()
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hdc-video")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def export_backbone(source: str | Path, out: str | Path, fmt: str = "hdc", num_classes: int | None = None) -> Path:
     """Write the backbone of ``source`` (run folder, checkpoint or export) to ``out`` (atomically)."""
-    import hdc_video
-
     name, width, sd, info = read_weights(source)
     if fmt == "torchvision":
         if name not in TORCHVISION_MODELS:
@@ -97,7 +104,7 @@ def export_backbone(source: str | Path, out: str | Path, fmt: str = "hdc", num_c
         "format": BACKBONE_FORMAT, "backbone": name, "width": width, "state_dict": sd,
         "config": info.get("config", {}),
         "provenance": {"source": str(Path(source).resolve()), "step": info.get("step"),
-                       "data_root": info.get("data_root"), "hdc_video": hdc_video.__version__,
+                       "data_root": info.get("data_root"), "hdc_video": _version(),
                        "torch": str(torch.__version__),
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
     }, out)

@@ -1,5 +1,5 @@
 """``hdc study`` folders in ``hdc report``: reading ``study.json`` (the summary that
-:func:`hdc_video.study.summarise` writes) and its bar figure, drawn again from the numbers; the
+:func:`hdc_video.workflows.study.summarise` writes) and its bar figure, drawn again from the numbers; the
 tables are rendered by :func:`hdc_video.report.page.study_tables`."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every ``train.monitor_every`` steps the frozen backbone (eval mode, no gradient) encodes one centre
 clip of a fixed subset of training videos (the bank) and of test videos (the queries); a weighted
-kNN (:func:`hdc_video.eval.knn.knn_top1`, cosine, ``k = train.monitor_k``) predicts every label the
+kNN (:func:`hdc_video.train.knn.knn_top1`, cosine, ``k = train.monitor_k``) predicts every label the
 dataset has -- the action class and each column of ``<data>/attributes.csv`` -- from the last
 stage's pooled features. The same numbers for the network at step 0 are measured first and kept
 (in the checkpoint, for a resumed run): a number that falls below its step-0 value by more than
@@ -26,7 +26,7 @@ from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex, open_index, read_label_table
 from hdc_video.data.loading.evaluation import EvalClipDataset
-from hdc_video.eval.knn import knn_top1
+from hdc_video.train.knn import knn_top1
 from hdc_video.train.runtime import autocast
 
 log = logging.getLogger("hdc_video")

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +26,24 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from hdc_video.config import RESUMABLE, Config, ConfigError, build_config, changed_keys, validate_distributed
+from hdc_video import dist
+from hdc_video.checkpoint import load_checkpoint, rng_state, set_rng_state
+from hdc_video.config import RESUMABLE, Config, build_config, changed_keys, validate_distributed
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.indexes import open_index
-from hdc_video.data.loading.pretrain import PretrainDataset, make_pretrain_loader
+from hdc_video.data.loading.pretrain import PretrainDataset, RawViewsDataset, make_pretrain_loader
 from hdc_video.data.sampling.clips import TwoCropSampler
 from hdc_video.data.transforms.augment import ClipAugment
-from hdc_video.data.transforms.device import RawViewsDataset, parse_raw_size, views_to_device
+from hdc_video.data.transforms.device import parse_raw_size, views_to_device
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
-from hdc_video.train import distributed as ddp
-from hdc_video.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.monitor import KnnMonitor
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
-from hdc_video.train.run_info import log_end, log_start, start_facts, write_run_json
-from hdc_video.train.runtime import autocast, prepare_backbone, resolve_device, resolve_precision, use_channels_last
+from hdc_video.train.run_info import start_facts
+from hdc_video.train.runner import Runner, enter_run, open_run, refuse_changes
+from hdc_video.train.runtime import autocast, prepare_backbone, resolve_precision, use_channels_last
 
 log = logging.getLogger("hdc_video")
 CHECKPOINT_FORMAT = "hdc-video/1"
@@ -77,21 +76,17 @@ def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(v) for k, v in logs.items()}
 
 
-class Pretrainer:
+class Pretrainer(Runner):
     """``self.model`` is the plain :class:`HDC` (its state is what checkpoints hold); ``self.net`` is
     what the loop calls: ``self.model`` itself, or its DDP wrapper when running distributed."""
 
     def __init__(self, cfg: Config, data_root: str | Path, out: str | Path, resume_state: dict | None = None,
                  progress: bool = True):
-        self.cfg, self.out, self.progress = cfg, Path(out), progress
-        self.data_root = Path(data_root)
         t = cfg.train
         torch.manual_seed(t.seed)
-        device = resolve_device(t.device)
-        ddp.init_distributed(device)                    # no-op outside torchrun
-        self.device = ddp.local_device(device)
-        self.rank, self.world = ddp.rank(), ddp.world_size()
-        self.main = self.rank == 0
+        super().__init__(t.device, out)
+        self.cfg, self.progress = cfg, progress
+        self.data_root = Path(data_root)
         validate_distributed(cfg, self.world, self.device.type)
         self.dtype = resolve_precision(t.precision, self.device)
         self.dataset = build_pretrain_data(cfg, data_root)
@@ -134,25 +129,15 @@ class Pretrainer:
         """DDP around ``model`` when distributed, with SyncBatchNorm first (``train.sync_bn``; by
         default on under CUDA). Without it each rank normalises with its own videos' statistics
         while the negatives come from every rank: the local-BN leak SimCLR describes."""
-        if self.world == 1:
-            return model
         sync = self.cfg.train.sync_bn if self.cfg.train.sync_bn is not None else self.device.type == "cuda"
-        if sync:       # same parameters and state-dict keys: checkpoints are unchanged
-            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        elif self.main:
+        if self.world > 1 and not sync and self.main:
             log.warning("BatchNorm statistics are per process (%s): each rank normalises its own %d videos while "
                         "the negatives come from all %d ranks, which lets BatchNorm leak batch identity; %s",
                         "train.sync_bn=false" if self.cfg.train.sync_bn is False else "no SyncBatchNorm on a CPU",
                         self.cfg.train.batch_size // self.world, self.world,
                         "set train.sync_bn=true" if self.device.type == "cuda" else
                         "prefer one process with the whole batch on a CPU")
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
-                                                         find_unused_parameters=model.has_unused_parameters)
-
-    @property
-    def ckpt_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+        return self.wrap(model, sync_bn=sync, find_unused=model.has_unused_parameters)
 
     # --- checkpoints --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -172,11 +157,8 @@ class Pretrainer:
 
     def save(self) -> Path:
         """Rank 0 writes the checkpoint; every rank waits until it is on disk."""
-        if self.main:
-            save_atomic(self.state(), self.ckpt_path)
-        ddp.barrier()
-        self.last_good = self.ckpt_path
-        return self.ckpt_path
+        self.last_good = super().save(self.state())
+        return self.last_good
 
     # --- loop ---------------------------------------------------------------------------------
     def _batches(self):
@@ -190,16 +172,13 @@ class Pretrainer:
 
     def run(self) -> dict:
         t = self.cfg.train
-        kill_at = int(os.environ.get("HDC_FAULT_KILL_AT_STEP", "0"))  # fault injection for the resume test
         self.net.train()
         bar = tqdm(total=t.steps, initial=self.pos.step, disable=not (self.progress and self.main), desc="pretrain",
                    unit="step", dynamic_ncols=True)
         first_loss = last_loss = None
         tick, logged_at = time.perf_counter(), self.pos.step
         started, start_step, clips_per_step = tick, self.pos.step, None
-        if self.main:
-            log_start(self.facts, "pretraining")
-            write_run_json(self.out, self.facts)
+        self.announce(self.facts, "pretraining")
         knn: dict[str, float] = {}
         if self.monitor is not None and not self.monitor.step0:     # the baseline: the network at step 0
             knn = self.monitor.step0 = self.monitor.measure(self.model.backbone)
@@ -239,8 +218,7 @@ class Pretrainer:
                 if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
                     self.guard.check(self._where)         # never save after a non-finite loss
                     self.save()
-                if kill_at and self.pos.step == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                self.fault_after_step(self.pos.step)
         finally:
             bar.close()
             self.metrics.close()
@@ -250,9 +228,7 @@ class Pretrainer:
                "clips_per_s": round((clips_per_step or 0) * (self.pos.step - start_step) / max(wall, 1e-9), 2),
                "skipped_updates": self.guard.total_skipped, "skipped_videos": len(self.loader.skips.failed),
                "first_loss": first_loss, "last_loss": last_loss}
-        if self.main:
-            log_end(end, "pretraining")
-            write_run_json(self.out, self.facts, end)
+        self.finish(self.facts, end, "pretraining")
         return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
                 "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed),
                 "skipped_updates": self.guard.total_skipped, "wall_s": end["wall_s"]}
@@ -305,32 +281,16 @@ def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | N
     Under ``torchrun`` every rank runs this; all of them read the checkpoint to resume from, only
     rank 0 writes into ``out``."""
     out = Path(out)
-    state = None
-    if resume == "auto":
-        resume = (out / "checkpoint.pt").exists()
-        if resume:
-            log.info("--auto-resume: %s holds a checkpoint, resuming it", out)
-    if resume:
-        state = load_checkpoint(out / "checkpoint.pt")
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"{out / 'checkpoint.pt'}: not an hdc-video pretraining checkpoint")
+    state = open_run(out, resume, CHECKPOINT_FORMAT, "pretraining")
+    if state is not None:
         cfg = build_config(config_files, overrides, base=state["config"])
-        frozen = [k for k in changed_keys(state["config"], cfg.to_dict()) if k not in RESUMABLE]
-        if frozen:
-            raise ConfigError(f"cannot change {', '.join(frozen)} when resuming (only "
-                              f"{', '.join(sorted(RESUMABLE))} may change)")
+        refuse_changes(changed_keys(state["config"], cfg.to_dict()), RESUMABLE)
         if Path(state.get("data_root", data_root)).resolve() != Path(data_root).resolve():
             raise TrainingError(f"{out}: this run was trained on {state['data_root']}, not {data_root}")
     else:
         cfg = build_config(config_files, overrides)
-        if (out / "checkpoint.pt").exists():
-            raise TrainingError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it "
-                                f"or choose another --out")
-    if ddp.init_distributed(resolve_device(cfg.train.device)) and not ddp.is_main():
-        logging.getLogger("hdc_video").setLevel(logging.WARNING)    # rank 0 tells the story
-    ddp.barrier()                       # every rank has checked `out` before rank 0 writes into it
-    if ddp.is_main():
-        out.mkdir(parents=True, exist_ok=True)
+    enter_run(cfg.train.device, out)
+    if dist.is_main():
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     trainer = Pretrainer(cfg, data_root, out, resume_state=state, progress=progress)
     if state is not None:

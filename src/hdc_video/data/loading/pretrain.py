@@ -27,19 +27,19 @@ from ..decoders.base import Decoder, VideoInfo
 from ..errors import DataError, DecodeError
 from ..indexes.badlist import drop_known_bad
 from ..indexes.types import VideoIndex
+from hdc_video.views import VIEW_CROP
+
 from ..sampling.clips import TwoCropSampler
 from ..sampling.videos import SEED_MASK, EpochSampler
 from ..transforms.augment import ClipAugment
+from ..transforms.device import RawViews, default_raw_size
 from .info import InfoCache
 from .skips import SkipTracker, skip_reason
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["PretrainDataset", "PretrainLoader", "VIEW_CROP", "collate_pretrain", "make_pretrain_loader",
+__all__ = ["PretrainDataset", "PretrainLoader", "RawViewsDataset", "collate_pretrain", "make_pretrain_loader",
            "worker_init"]
-
-#: temporal crop (0 = c1, 1 = c2) of each view in the sample layout ``[c1a, c1b, c2a, c2b]``
-VIEW_CROP = (0, 0, 1, 1)
 
 
 class PretrainDataset(InfoCache, Dataset):
@@ -223,3 +223,33 @@ def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, w
     index = getattr(dataset, "index", None)
     loader.skips = SkipTracker(len(dataset), max_fail_frac, root=getattr(index, "root", None))
     return loader
+
+
+class RawViewsDataset(PretrainDataset):
+    """``base``'s samples, decoded but not augmented: the worker half of the device augmentation
+    path (:mod:`hdc_video.data.transforms.device`).
+
+    ``raw_size``: ``"auto"`` (``default_raw_size`` of the crop size), ``(h, w)``, or ``None``
+    (keep the decoded size: every video must then have the same size to collate).
+    ``clip_augment`` is the ``ClipAugment`` to hand to ``views_to_device``.
+    Works with ``make_pretrain_loader`` unchanged (use ``pin_memory=True`` on CUDA).
+    """
+
+    def __init__(self, base: PretrainDataset, raw_size: tuple[int, int] | str | None = "auto"):
+        if isinstance(base, RawViewsDataset):
+            raise TypeError("base is already a RawViewsDataset")
+        if not isinstance(base.augment, ClipAugment):
+            raise TypeError(f"base.augment must be a ClipAugment, got {type(base.augment).__name__}")
+        # share base's configuration (index, decoder, sampler, retry policy, ...); fresh per-process state
+        self.__dict__.update(vars(base))
+        self.skipped = collections.Counter()
+        self._info = {}
+        self.clip_augment: ClipAugment = base.augment
+        if raw_size == "auto":
+            raw_size = default_raw_size(base.augment.size)
+        elif isinstance(raw_size, str):
+            raise ValueError(f"raw_size must be 'auto', (h, w) or None, got {raw_size!r}")
+        self.raw_size = raw_size
+        self.augment = RawViews(base.augment, raw_size)
+
+    __getitems__ = None  # samples are dicts of uint8 crops + draws: the DataLoader collates them

@@ -5,7 +5,7 @@ ships ``float32 [V, 3, T, S, S]`` per sample. On a GPU machine that costs worker
 augmentation) and 4x the bytes (float vs uint8) through shared memory and PCIe. The device path
 splits the same work in two:
 
-* **worker** -- :class:`RawViewsDataset` wraps a ``PretrainDataset`` and keeps everything it does
+* **worker** -- :class:`~hdc_video.data.loading.pretrain.RawViewsDataset` wraps a ``PretrainDataset`` and keeps everything it does
   (index, temporal sampling, one ``decode`` call for both crops, retries on broken videos, skip
   reporting, a sample being a pure function of ``(index, seed)``), but instead of augmenting it
   returns the two decoded temporal crops as ``uint8`` resized to one fixed ``raw_size`` (so samples
@@ -14,7 +14,7 @@ splits the same work in two:
 * **main process** -- :func:`views_to_device` moves the batch to the device (pinned memory,
   ``non_blocking``) and runs ``ClipAugment.apply`` once over all ``B * V`` views on the device.
 
-``ds[(i, seed)]["video"]`` of a :class:`RawViewsDataset` is a dict (``default_collate`` stacks it)::
+``ds[(i, seed)]["video"]`` of a ``RawViewsDataset`` is a dict (``default_collate`` stacks it)::
 
     "raw":   uint8 [2, T, h, w, 3]   temporal crops c1, c2 (views [c1a, c1b, c2a(, c2b)] share them)
     "boxes": float [V, 4], "flip": bool [V], "brightness", "contrast", "saturation", "hue": float [V],
@@ -37,17 +37,16 @@ dataset.
 
 from __future__ import annotations
 
-import collections
 from dataclasses import fields
 
 import torch
 
-from ..loading.pretrain import VIEW_CROP, PretrainDataset
+from hdc_video.views import VIEW_CROP
+
 from .augment import AugParams, ClipAugment
 from .functional import resize_clips
 
-__all__ = ["RawViews", "RawViewsDataset", "default_raw_size", "params_from_batch", "parse_raw_size", "views_to_device",
-           "VIEW_CROP"]
+__all__ = ["RawViews", "default_raw_size", "params_from_batch", "parse_raw_size", "views_to_device"]
 _PARAM_FIELDS = tuple(f.name for f in fields(AugParams))
 
 
@@ -90,35 +89,6 @@ class RawViews:
         raw = crops if self.raw_size is None else resize_clips(crops, self.raw_size)
         params = self.augment.draw(v, raw.shape[2], raw.shape[3], generator)
         return {"raw": raw, **{k: getattr(params, k) for k in _PARAM_FIELDS}}
-
-
-class RawViewsDataset(PretrainDataset):
-    """``base``'s samples, decoded but not augmented (see the module docstring).
-
-    ``raw_size``: ``"auto"`` (:func:`default_raw_size` of the crop size), ``(h, w)``, or ``None``
-    (keep the decoded size: every video must then have the same size to collate).
-    ``clip_augment`` is the ``ClipAugment`` to hand to :func:`views_to_device`.
-    Works with ``make_pretrain_loader`` unchanged (use ``pin_memory=True`` on CUDA).
-    """
-
-    def __init__(self, base: PretrainDataset, raw_size: tuple[int, int] | str | None = "auto"):
-        if isinstance(base, RawViewsDataset):
-            raise TypeError("base is already a RawViewsDataset")
-        if not isinstance(base.augment, ClipAugment):
-            raise TypeError(f"base.augment must be a ClipAugment, got {type(base.augment).__name__}")
-        # share base's configuration (index, decoder, sampler, retry policy, ...); fresh per-process state
-        self.__dict__.update(vars(base))
-        self.skipped = collections.Counter()
-        self._info = {}
-        self.clip_augment: ClipAugment = base.augment
-        if raw_size == "auto":
-            raw_size = default_raw_size(base.augment.size)
-        elif isinstance(raw_size, str):
-            raise ValueError(f"raw_size must be 'auto', (h, w) or None, got {raw_size!r}")
-        self.raw_size = raw_size
-        self.augment = RawViews(base.augment, raw_size)
-
-    __getitems__ = None  # samples are dicts of uint8 crops + draws: the DataLoader collates them
 
 
 def params_from_batch(video: dict[str, torch.Tensor]) -> AugParams:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from hdc_video.config import build_config
+from hdc_video.eval.source import FeatureSource
 from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
 from hdc_video.checkpoint import load_checkpoint
@@ -53,24 +54,20 @@ def _pretrain(bench: Path, run: Path, config: str, steps: int | None, extra: lis
     pretrain(bench, run, [config], overrides)
 
 
-def _evaluate(tag: str, args: list[str], bench: Path, out: Path, workers: int) -> dict[str, dict]:
+def _evaluate(tag: str, model: FeatureSource, bench: Path, out: Path, workers: int) -> dict[str, dict]:
     """One feature pass (``hdc extract``) per model, then every probe and the retrieval from the
-    cached features — exactly the commands a user would run, so the demo's numbers are theirs."""
-    from hdc_video.cli import build_parser
-    from hdc_video.eval.extract import run_extract
-    from hdc_video.eval.probe import run_linear
-    from hdc_video.eval.retrieval import run_retrieve
+    cached features — the same functions the commands run, so the demo's numbers are a user's."""
+    from hdc_video.eval.extract import extract
+    from hdc_video.eval.linear_probe import linear_probe
+    from hdc_video.eval.retrieval import retrieve
 
-    parse = build_parser().parse_args
     feats = out / "features"
-    run_extract(parse(["extract", *args, "--data", str(bench), "--out", str(feats), "--num-clips", str(NUM_CLIPS),
-                       "--workers", str(workers), "--labels", str(bench / "attributes.csv")]))
-    results = {}
-    for name, column in PROBES:
-        extra = ["--label-column", column, "--labels", str(bench / "attributes.csv")] if column else []
-        results[name] = run_linear(parse(["linear", "--features", str(feats), "--out", str(out / f"linear_{name}"),
-                                          *extra]))
-    results["retrieval"] = run_retrieve(parse(["retrieve", "--features", str(feats), "--out", str(out / "retrieve")]))
+    model.data, model.num_clips, model.workers = bench, NUM_CLIPS, workers
+    extract(model, feats, labels=bench / "attributes.csv")
+    cached = FeatureSource(features=feats)
+    results = {name: linear_probe(cached, out / f"linear_{name}", labels=bench / "attributes.csv" if column else None,
+                                  column=column) for name, column in PROBES}
+    results["retrieval"] = retrieve(cached, out / "retrieve")
     log.info("%s: evaluation written to %s", tag, out)
     return results
 
@@ -108,10 +105,11 @@ def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrit
     t = time.perf_counter()
     cfg = build_config(base=load_checkpoint(out / "hdc" / "checkpoint.pt")["config"])
     ckpt = str(out / "hdc" / "checkpoint.pt")
-    workers = str(cfg.data.workers)
-    results = {"random init": _evaluate("random init", ["--checkpoint", ckpt, "--random-init", "--seed",
-                                                        str(cfg.train.seed)], bench, out / "eval" / "random", workers),
-               "HDC": _evaluate("HDC", ["--checkpoint", ckpt], bench, out / "eval" / "hdc", workers)}
+    workers = cfg.data.workers
+    results = {"random init": _evaluate("random init", FeatureSource(checkpoint=Path(ckpt), random_init=True,
+                                                                     seed=cfg.train.seed), bench, out / "eval" / "random",
+                                        workers),
+               "HDC": _evaluate("HDC", FeatureSource(checkpoint=Path(ckpt)), bench, out / "eval" / "hdc", workers)}
     times["probes_s"] = time.perf_counter() - t
     t = time.perf_counter()
     evals = [out / "eval" / m / d for m in ("hdc", "random")

@@ -21,7 +21,7 @@ from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex
 from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
 from hdc_video.data.loading.pretrain import worker_init as _worker_init
-from hdc_video.train import distributed as ddp
+from hdc_video import dist
 from hdc_video.train.runtime import autocast
 
 log = logging.getLogger("hdc_video.eval")
@@ -72,12 +72,11 @@ def gather_logits(out: np.ndarray | None, keep: np.ndarray, views: int,
                    device: torch.device) -> tuple[np.ndarray | None, np.ndarray]:
     """Every rank's rows summed into the full arrays on every rank. Each decoded video's row comes
     from exactly one rank and the others add zeros, so the sum is exact and in index order."""
-    dist = torch.distributed
-    comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    comm = device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
     k = torch.tensor([0 if out is None else out.shape[-1]], dtype=torch.int64, device=comm)
-    dist.all_reduce(k, op=dist.ReduceOp.MAX)      # a rank that decoded nothing has not seen K
+    torch.distributed.all_reduce(k, op=torch.distributed.ReduceOp.MAX)  # a rank that decoded nothing has not seen K
     n, k = len(keep), int(k)
-    kept = ddp.all_reduce_sum(torch.from_numpy(keep.astype(np.int32)).to(comm)).cpu().numpy() > 0
+    kept = dist.all_reduce_sum(torch.from_numpy(keep.astype(np.int32)).to(comm)).cpu().numpy() > 0
     if k == 0:
         return None, kept
     if out is None:
@@ -85,7 +84,7 @@ def gather_logits(out: np.ndarray | None, keep: np.ndarray, views: int,
     rows = max(1, (64 << 20) // (4 * views * k))                    # ~64 MB per collective
     for lo in range(0, n, rows):
         part = torch.from_numpy(np.ascontiguousarray(out[lo:lo + rows])).to(comm)
-        out[lo:lo + rows] = ddp.all_reduce_sum(part).cpu().numpy()
+        out[lo:lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
     return out, kept
 
 
@@ -103,7 +102,7 @@ def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: in
     ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size, crops=crops)
     views = num_clips * crops
     videos_per_batch = max(1, (2 * batch_size) // views)   # about 2 x batch_size clips per forward
-    world, rank = ddp.world_size(), ddp.rank()
+    world, rank = dist.world_size(), dist.rank()
     loader = DataLoader(ds, batch_sampler=eval_batches(len(ds), videos_per_batch, rank, world),
                         num_workers=workers, collate_fn=collate_skip_none, generator=loader_generator(0),
                         worker_init_fn=_worker_init if workers > 0 else None)

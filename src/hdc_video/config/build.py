@@ -1,4 +1,4 @@
-"""Typed configuration: dataclass defaults, YAML files, dotted ``key=value`` overrides, validation.
+"""Building a config: dataclass defaults, YAML files, dotted ``key=value`` overrides, validation.
 
 An unknown key, a value of the wrong type or a value outside its choices is a one-line
 :class:`ConfigError` before any work starts.
@@ -6,152 +6,17 @@ An unknown key, a value of the wrong type or a value outside its choices is a on
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hdc_video.losses import INVARIANCE_MEASURES, SC_OTHER_CROP, SC_POSITIVES
-
-
-class ConfigError(ValueError):
-    """A configuration problem, reported as one line."""
-
-
-METHODS = ("hdc", "sc_only", "tc_only", "whole")
-
-# Named augmentation strengths (``data.preset``): each fills the ``data.*`` keys it lists; keys given
-# after it (later in the same file, a later file, an override) win. What each one removes is in
-# the README ("Augmentation").
-AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
-    # torchvision-like defaults: moderate colour, wide crops
-    "default": dict(scale=[0.3, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
-                    hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
-    # the old demo: keep most of the frame, moderate colour
-    "light": dict(scale=[0.5, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
-                  hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
-    # SimCLR's strength-1 colour distortion, more grayscale, blur, small crops
-    "strong": dict(scale=[0.2, 1.0], flip=0.5, jitter=0.8, brightness=0.8, contrast=0.8, saturation=0.8,
-                   hue=0.2, grayscale=0.5, blur=0.5, blur_sigma=[0.1, 2.0]),
-}
-WEIGHTINGS = ("invariance", "uniform", "fixed", "learned")
-
-
-@dataclass
-class ModelConfig:
-    backbone: str = "r3d_18"
-    width: float = 1.0
-
-
-@dataclass
-class MethodConfig:
-    name: str = "hdc"                    # hdc | sc_only | tc_only | whole
-    levels: list[int] = field(default_factory=lambda: [-3, -2, -1])
-    temperature: float = 0.1
-    head_hidden: int = 512               # 0: same as the level's channels
-    head_dim: int = 128
-    sc_positives: str = "any_time"       # any_time | same_time | other_view
-    sc_other_crop: str = "mask"          # mask | positive | negative
-    sc_min_steps: int = 2                # SC is skipped at a level with fewer time steps (it would be TC)
-    tc_positive: str = "same_crop"       # same_crop | other_crop (CVRL-like)
-    tc_overlap: float = 0.5              # crops sharing more than this fraction of frames: no TC negative
-    whole_views: int = 2                 # method.name=whole: 2 (c1a <-> c2a) or 4 (every view, multi-positive)
-    weighting: str = "invariance"        # invariance | uniform | fixed | learned
-    invariance: str = "margin"           # weighting=invariance: margin | accuracy | mi | pos_cosine
-    alpha: list[float] = field(default_factory=list)   # weighting=fixed: one per level
-    beta: list[float] = field(default_factory=list)
-    ema: float = 0.99                    # weighting=invariance: EMA momentum of the measurement
-    center: bool = True                  # weighting=invariance: centre features before the cosines
-    min_weight: float = 0.05             # weighting=invariance: floor of α_k, β_k
-    invariance_floor: float = 0.05       # weighting=invariance: floor of the deepest level's measure
-
-
-@dataclass
-class DataConfig:
-    format: str = "auto"                 # auto | ucf101 | hmdb51 | kinetics | folder | csv
-    decoder: str = "auto"                # auto (JPEG folders -> frames, files -> pyav) | pyav | torchcodec | frames
-    split: int = 1
-    clip_len: int = 16
-    stride: int = 2
-    size: int = 112
-    views_per_crop: int = 2
-    # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all
-    preset: str = ""                     # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
-    scale: list[float] = field(default_factory=lambda: [0.3, 1.0])   # random resized crop: area fraction
-    flip: float = 0.5                    # horizontal flip probability
-    jitter: float = 0.8                  # colour jitter probability, with the four strengths below
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1                     # <= 0.5 (turns)
-    grayscale: float = 0.2               # probability
-    blur: float = 0.0                    # Gaussian blur probability, sigma ~ U(blur_sigma)
-    blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
-    workers: int = 2
-    augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
-    raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
-    short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last
-    min_frames: int = 4                  # fewer decodable frames than this: skipped as broken
-    max_fail_frac: float = 0.05          # more failed videos than this fraction: abort (a wrong path/codec)
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 1000
-    batch_size: int = 32
-    optimizer: str = "sgd"               # sgd | adamw
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_steps: int = 50
-    min_lr_ratio: float = 0.0
-    clip_grad: float = 5.0               # 0 disables
-    precision: str = "auto"              # auto | bf16 | fp32
-    channels_last: str = "auto"          # auto (CUDA only) | always | never
-    device: str = "auto"                 # auto | cpu | cuda | cuda:N
-    ckpt_every: int = 200
-    log_every: int = 10                  # metrics + the non-finite check: the step's only host syncs
-    seed: int = 0
-    sync_bn: bool | None = None          # DDP: SyncBatchNorm (global batch statistics); None = on under CUDA DDP
-    compile: bool = False                # torch.compile the backbone (in place; checkpoints unchanged)
-    monitor_every: int = 0               # kNN monitor every N steps (0 = off): train/monitor.py
-    monitor_videos: int = 512            # videos per split the monitor encodes (one centre clip each)
-    monitor_k: int = 20
-    monitor_tolerance: float = 0.02      # warn when a kNN top-1 falls this far below its step-0 value
-
-
-@dataclass
-class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-CHOICES = {
-    "method.name": METHODS,
-    "method.weighting": WEIGHTINGS,
-    "method.invariance": INVARIANCE_MEASURES,
-    "method.sc_positives": SC_POSITIVES,
-    "method.sc_other_crop": SC_OTHER_CROP,
-    "method.tc_positive": ("same_crop", "other_crop"),
-    "train.optimizer": ("sgd", "adamw"),
-    "data.format": ("auto", "ucf101", "hmdb51", "kinetics", "folder", "csv"),
-    "data.decoder": ("auto", "pyav", "torchcodec", "frames"),
-    "data.short_video": ("loop", "pad"),
-    "data.augment_on": ("auto", "worker", "device"),
-    "train.precision": ("auto", "bf16", "fp32"),
-    "train.channels_last": ("auto", "always", "never"),
-}
+from hdc_video.config.schema import (AUGMENT_PRESETS, CHOICES, Config, ConfigError, FinetuneConfig)
 
 
 def _check(value: Any, tp: Any, key: str) -> Any:
@@ -177,14 +42,14 @@ def _check(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def _merge(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
+def merge(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in fields(obj)}
     if prefix == "data." and data.get("preset"):     # a preset first: the keys beside it win
         name = data["preset"]
         if name not in AUGMENT_PRESETS:
             raise ConfigError(f"data.preset: {name!r} is not one of {', '.join(AUGMENT_PRESETS)}")
-        _merge(obj, dict(AUGMENT_PRESETS[name]), prefix)
+        merge(obj, dict(AUGMENT_PRESETS[name]), prefix)
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
@@ -193,7 +58,7 @@ def _merge(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"{full}: expected a mapping, got {value!r}")
-            _merge(current, value, full + ".")
+            merge(current, value, full + ".")
         else:
             value = _check(value, hints[key], full)
             if full in CHOICES and value not in CHOICES[full]:
@@ -217,7 +82,9 @@ def parse_override(text: str) -> dict[str, Any]:
 
 
 def config_search_path() -> Path:
-    return Path(__file__).resolve().parent / "configs"
+    """The bundled configs (package data: ``hdc_video/configs``; ``configs/`` at the repository root
+    links to it)."""
+    return Path(__file__).resolve().parent.parent / "configs"
 
 
 def resolve_config_file(name: str) -> Path:
@@ -260,15 +127,15 @@ def build_config(files: list[str] | None = None, overrides: list[str] | None = N
     """Defaults ← ``base`` (e.g. a checkpoint's config) ← each file in order ← each override."""
     cfg = Config()
     if base:
-        _merge(cfg, base)
+        merge(cfg, base)
     for f in files or []:
         path = resolve_config_file(f)
         try:
-            _merge(cfg, load_yaml(path))
+            merge(cfg, load_yaml(path))
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
     for o in overrides or []:
-        _merge(cfg, parse_override(o))
+        merge(cfg, parse_override(o))
     validate(cfg)
     return cfg
 
@@ -318,12 +185,6 @@ def validate(cfg: Config) -> None:
         raise ConfigError("train.lr and model.width must be > 0")
 
 
-# Keys a resumed run may change; anything else would break exact resumption or the saved state.
-# (train.sync_bn changes no saved state, like the number of processes, which may change too.)
-RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers",
-             "train.sync_bn", "train.compile", "train.monitor_every", "train.monitor_tolerance"}
-
-
 def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None:
     """Checks that need the process count: ``train.batch_size`` is the global batch, split evenly
     over ``world_size`` ranks; SyncBatchNorm needs CUDA (PyTorch's works on GPUs only)."""
@@ -334,6 +195,32 @@ def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None
     if world_size > 1 and t.sync_bn is True and device_type != "cuda":
         raise ConfigError("train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm is GPU-only); on CPU "
                           "BatchNorm statistics stay per process: set train.sync_bn=false")
+
+
+def build_finetune_config(given: dict[str, Any], base: dict[str, Any] | None = None) -> FinetuneConfig:
+    """Defaults ← ``base`` (a resumed run's options) ← ``given``; typed and validated like the
+    pretraining config (one-line :class:`ConfigError`, flags spelled ``--like-this``)."""
+    cfg = FinetuneConfig()
+    for data in (base or {}, {k: v for k, v in given.items() if v is not None}):
+        try:
+            merge(cfg, data)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace("unknown config key", "unknown fine-tuning option")) from None
+    validate_finetune(cfg)
+    return cfg
+
+
+def validate_finetune(o: FinetuneConfig) -> None:
+    if o.data is None:
+        raise ConfigError("--data is required")
+    if bool(o.labels) != bool(o.label_column):
+        raise ConfigError("--labels and --label-column go together")
+    if o.epochs < 1 or o.batch_size < 1 or o.num_clips < 1 or o.val_clips < 0 or o.workers < 0:
+        raise ConfigError("need --epochs, --batch-size, --num-clips >= 1 and --val-clips, --workers >= 0")
+    if o.lr <= 0 or not 0 <= o.dropout < 1 or o.warmup_epochs < 0 or o.weight_decay < 0:
+        raise ConfigError("need --lr > 0, 0 <= --dropout < 1, --warmup-epochs >= 0, --weight-decay >= 0")
+    if o.crops not in (1, 3) or o.optimizer not in ("sgd", "adamw") or o.precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError("--crops is 1 or 3, --optimizer sgd or adamw, --precision auto, bf16 or fp32")
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -121,12 +121,6 @@ def load_grid(name: str | Path) -> Grid:
 
 # ------------------------------------------------------------------------------ one run
 
-def _args(argv: list[str]):
-    from hdc_video.cli import build_parser
-
-    return build_parser().parse_args(argv)
-
-
 def _pretrain(data: Path, run: Path, files: list[str], overrides: list[str], progress: bool) -> None:
     from hdc_video.checkpoint import load_checkpoint
     from hdc_video.train.pretrain import pretrain
@@ -143,30 +137,26 @@ def _pretrain(data: Path, run: Path, files: list[str], overrides: list[str], pro
 
 def _evaluate(data: Path, run: Path, grid: Grid, row: Row, seed: int, cfg, progress: bool) -> dict[str, dict]:
     """Features once (every level), then a probe per label; cached in ``run``."""
-    from hdc_video.eval.extract import run_extract
-    from hdc_video.eval.probe import run_linear
+    from hdc_video.eval.extract import extract
+    from hdc_video.eval.linear_probe import linear_probe
+    from hdc_video.eval.source import FeatureSource
 
     feats = run / "features"
     if not (feats / "metrics.json").is_file():
         if row.random_init:
-            model = ["--random-init", "--backbone", cfg.model.backbone, "--width", str(cfg.model.width),
-                     "--clip-len", str(cfg.data.clip_len), "--stride", str(cfg.data.stride),
-                     "--size", str(cfg.data.size), "--seed", str(seed)]
+            model = FeatureSource(random_init=True, backbone=cfg.model.backbone, width=cfg.model.width,
+                                  clip_len=cfg.data.clip_len, stride=cfg.data.stride, size=cfg.data.size, seed=seed)
         else:
-            model = ["--checkpoint", str(run / "checkpoint.pt")]
-        argv = ["extract", *model, "--data", str(data), "--out", str(feats), "--levels", "all",
-                "--num-clips", str(grid.num_clips), "--workers", str(cfg.data.workers)]
-        run_extract(_args(argv + ([] if progress else ["--no-progress"])))
+            model = FeatureSource(checkpoint=run / "checkpoint.pt")
+        model.data, model.num_clips, model.workers, model.progress = data, grid.num_clips, cfg.data.workers, progress
+        extract(model, feats, levels="all")
     meta = json.loads((feats / "metrics.json").read_text())
     labels = grid.labels or ["action", *meta.get("label_columns", [])]
     out = {}
     for label in labels:
         dest = run / f"probe_{label}"
         if not (dest / "metrics.json").is_file():
-            argv = ["linear", "--features", str(feats), "--levels", "all", "--out", str(dest)]
-            if label != "action":
-                argv += ["--label-column", label]
-            run_linear(_args(argv))
+            linear_probe(FeatureSource(features=feats), dest, levels="all", column=None if label == "action" else label)
         out[label] = json.loads((dest / "metrics.json").read_text())
     return out
 
