@@ -89,7 +89,7 @@ def test_a_preset_equals_its_expanded_keys_and_later_keys_win(tmp_path):
     assert build_config([str(f)]).data.blur == 0.1 and build_config([str(f)]).data.hue == 0.2
     assert build_config(overrides=["data.preset=strong", "data.hue=0.05"]).data.hue == 0.05
     assert build_config(overrides=["data.hue=0.05", "data.preset=strong"]).data.hue == 0.2
-    with pytest.raises(ConfigError, match="data.preset: 'extreme' is not one of default, light, strong"):
+    with pytest.raises(ConfigError, match="data.preset: 'extreme' is not one of default, light, strong, robust"):
         build_config(overrides=["data.preset=extreme"])
 
 
