@@ -38,6 +38,9 @@ SCENARIOS = {  # name -> (extra overrides, BatchNorm in train mode)
     "invariance": ([], False),
     "learned": (["method.weighting=learned"], False),
     "bn_train": ([], True),
+    # a momentum encoder and queues: a first batch fills the queues, the second (other video ids, so
+    # the queued keys are its negatives) is the one compared; every rank must hold the same queue
+    "momentum_queue": (["method.momentum=0.9", "method.queue_size=64"], False),
 }
 
 
@@ -65,12 +68,17 @@ def _model(extra: list[str], bn_train: bool, ghost: bool = False):
     return model
 
 
-def _step(model, net, video) -> dict:
-    loss, logs = net(video)
+def _step(model, net, video, ids) -> dict:
+    if model.key is not None:           # fill the queues with this batch first (train mode enqueues)
+        with torch.no_grad():
+            net(video, None, ids)
+        ids = ids + 100                 # then the same clips as other videos: the queued keys are negatives
+    loss, logs = net(video, None, ids)
     loss.backward()
+    queues = {k: v.clone() for k, v in model.state_dict().items() if "queues" in k}
     return {"loss": loss.detach(), "logs": {k: v.detach().clone() for k, v in logs.items()},
             "grads": {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
-            "buffers": {k: v.clone() for k, v in model.weighting.state_dict().items()}}
+            "buffers": {**{k: v.clone() for k, v in model.weighting.state_dict().items()}, **queues}}
 
 
 def _worker(rank: int, port: int, out: str, bench: str) -> None:
@@ -86,7 +94,7 @@ def _worker(rank: int, port: int, out: str, bench: str) -> None:
     for name, (extra, bn_train) in SCENARIOS.items():
         model = _model(extra, bn_train)
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=model.has_unused_parameters)
-        res[name] = _step(model, net, video)
+        res[name] = _step(model, net, video, torch.arange(rank * LOCAL_B, (rank + 1) * LOCAL_B))
     # features of the test videos, sharded over the ranks
     from hdc_video.data.indexes import open_index
     from hdc_video.eval.features import extract_features
@@ -111,7 +119,7 @@ def test_two_ranks_match_one_process(tiny_bench, tmp_path):
     video = _inputs()
     for name, (extra, bn_train) in SCENARIOS.items():
         model = _model(extra, bn_train, ghost=bn_train)
-        ref = _step(model, model, video)
+        ref = _step(model, model, video, torch.arange(WORLD * LOCAL_B))
         r0, r1 = ranks[0][name], ranks[1][name]
         # every rank computed the same global loss, logs and α/β measurement
         assert torch.equal(r0["loss"], r1["loss"]), name
@@ -121,9 +129,13 @@ def test_two_ranks_match_one_process(tiny_bench, tmp_path):
             assert same(r0["buffers"][k], r1["buffers"][k]), (name, k)
         if bn_train:   # per-rank batch statistics: close to one process with global statistics, not equal
             glob = _model(extra, True)
-            plain = float(_step(glob, glob, video)["loss"])
+            plain = float(_step(glob, glob, video, torch.arange(WORLD * LOCAL_B))["loss"])
             assert abs(float(r0["loss"]) - plain) <= BN_TRAIN_REL * plain, (float(r0["loss"]), plain)
         assert _rel_err(r0["loss"], ref["loss"]) <= REL, (name, float(r0["loss"]), float(ref["loss"]))
+        if model.key is not None:   # both batches' keys (4 views a video) in the global order, rank 0's first
+            want = torch.cat([torch.arange(8), torch.arange(100, 108)]).repeat_interleave(4)
+            assert torch.equal(r0["buffers"]["tc_queues.2.ids"], want) and torch.equal(r1["buffers"]["tc_queues.2.ids"], want)
+            assert torch.equal(r0["buffers"]["tc_queues.2.keys"], r1["buffers"]["tc_queues.2.keys"])
         for k, v in ref["buffers"].items():     # the α/β EMA saw the global measurement
             assert torch.allclose(r0["buffers"][k], v, rtol=REL, atol=1e-7, equal_nan=True), (name, k)
         for k, v in ref["logs"].items():

@@ -74,9 +74,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
     forward = trainer.model.forward
     calls = {"n": 0}
 
-    def poisoned(video, overlap=None):
+    def poisoned(video, overlap=None, ids=None):
         calls["n"] += 1
-        loss, logs = forward(video, overlap)
+        loss, logs = forward(video, overlap, ids)
         return (loss * float("nan") if calls["n"] == 3 else loss), logs
 
     monkeypatch.setattr(trainer.model, "forward", poisoned)

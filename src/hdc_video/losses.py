@@ -23,18 +23,25 @@ TC_POSITIVES = ("same_crop", "other_crop", "any_view")
 INVARIANCE_MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
 
 
-def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float) -> Tensor:
+def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float, keys: Tensor | None = None,
+                     queue: Tensor | None = None, queue_valid: Tensor | None = None) -> Tensor:
     """Multi-positive InfoNCE (SupCon's "outside" form), averaged over anchors that have positives.
 
     For anchor i with positives P(i) and candidates A(i) (``valid``):
-    ``l_i = -1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) )``.
-    With one positive per anchor and every vector an anchor this is the symmetric NT-Xent.
+    ``l_i = -1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·k_p/τ) / Σ_{a∈A(i)} exp(z_i·k_a/τ) )`` with ``k = z``
+    (in-batch) or ``k = keys`` (a momentum encoder's embeddings of the same rows: MoCo's form).
+    ``queue [Q, D]`` (past keys) with ``queue_valid [N, Q]`` adds negatives to the denominators.
+    With one positive per anchor, every vector an anchor and no keys, this is the symmetric NT-Xent.
     """
     if z.ndim != 2 or pos.shape != (z.shape[0], z.shape[0]) or valid.shape != pos.shape:
         raise ValueError(f"contrastive_loss: z {tuple(z.shape)}, pos {tuple(pos.shape)}, valid {tuple(valid.shape)}")
     pos = pos & valid
-    logits = (z @ z.T) / temperature
+    logits = (z @ (z if keys is None else keys).T) / temperature
     logits = logits.masked_fill(~valid, float("-inf"))
+    if queue is not None:
+        extra = ((z @ queue.T) / temperature).masked_fill(~queue_valid, float("-inf"))
+        logits = torch.cat([logits, extra], 1)
+        pos = torch.cat([pos, torch.zeros_like(queue_valid)], 1)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     n_pos = pos.sum(1)
     anchors = (n_pos > 0).to(log_prob.dtype)

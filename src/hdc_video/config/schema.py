@@ -22,7 +22,7 @@ METHODS = ("hdc", "sc_only", "tc_only", "whole")
 # after it (later in the same file, a later file, an override) win. What each one removes is in
 # the README ("Augmentation").
 AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
-    # torchvision-like defaults: moderate colour, wide crops
+    # torchvision-like: moderate colour, wide crops (the defaults before the nuisance study)
     "default": dict(scale=[0.3, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
                     hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
     # the old demo: keep most of the frame, moderate colour
@@ -66,6 +66,8 @@ class MethodConfig:
     center: bool = True                  # weighting=invariance: centre features before the cosines
     min_weight: float = 0.05             # weighting=invariance: floor of α_k, β_k
     invariance_floor: float = 0.05       # weighting=invariance: floor of the deepest level's measure
+    momentum: float = 0.0                # > 0: a momentum (key) encoder, EMA of backbone + heads (MoCo form)
+    queue_size: int = 0                  # > 0 (needs momentum): past keys per term as extra negatives
 
 
 @dataclass
@@ -77,17 +79,18 @@ class DataConfig:
     stride: int = 2
     size: int = 112
     views_per_crop: int = 2
-    # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all
+    # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all.
+    # The defaults are the `robust` preset: the augmentation the nuisance study settled on (docs/RESULTS.md)
     preset: str = ""                     # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
-    scale: list[float] = field(default_factory=lambda: [0.3, 1.0])   # random resized crop: area fraction
+    scale: list[float] = field(default_factory=lambda: [0.5, 1.0])   # random resized crop: area fraction
     flip: float = 0.5                    # horizontal flip probability
     jitter: float = 0.8                  # colour jitter probability, with the four strengths below
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1                     # <= 0.5 (turns)
-    grayscale: float = 0.2               # probability
-    blur: float = 0.0                    # Gaussian blur probability, sigma ~ U(blur_sigma)
+    brightness: float = 0.8
+    contrast: float = 0.8
+    saturation: float = 0.8
+    hue: float = 0.2                     # <= 0.5 (turns)
+    grayscale: float = 0.5               # probability
+    blur: float = 0.5                    # Gaussian blur probability, sigma ~ U(blur_sigma)
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
     workers: int = 2
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)

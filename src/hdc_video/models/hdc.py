@@ -35,6 +35,7 @@ from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_marg
                               retrieval_accuracy, sc_masks, tc_masks)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
+from hdc_video.models.momentum import KeyEncoder, KeyQueue
 from hdc_video.views import view_crops
 from hdc_video.dist import all_gather_nograd, gather_with_grad, world_size
 
@@ -108,6 +109,13 @@ class HDC(nn.Module):
         self.sc_heads = nn.ModuleList([make(c) if on else nn.Identity() for c, on in zip(chans, self.sc_active)]) \
             if self.use_sc else None
         self.tc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_tc else None
+        # MoCo's form (method.momentum / queue_size): keys from an EMA encoder, past keys as negatives
+        self.key = KeyEncoder(self._online(), cfg.momentum) if cfg.momentum > 0 else None
+        q = cfg.queue_size
+        # an SC queue holds per-time-step vectors: T_k of them per clip, so it spans as many clips as TC's
+        self.sc_queues = nn.ModuleList([KeyQueue(q * (steps[k] or 1), cfg.head_dim) if on else nn.Identity()
+                                        for k, on in zip(self.levels, self.sc_active)]) if q and self.use_sc else None
+        self.tc_queues = nn.ModuleList([KeyQueue(q, cfg.head_dim) for _ in self.levels]) if q and self.use_tc else None
         self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta, cfg.ema, cfg.min_weight,
                                       cfg.invariance, cfg.invariance_floor,
                                       sc_active=self.sc_active if self.use_sc else None)
@@ -115,22 +123,39 @@ class HDC(nn.Module):
         self.has_unused_parameters = (max(self.levels) < n_stages - 1
                                       or (cfg.weighting == "learned" and not (self.use_sc and self.use_tc)))
 
-    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows_video: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _online(self) -> dict[str, nn.Module | None]:
+        return {"backbone": self.backbone, "sc_heads": self.sc_heads, "tc_heads": self.tc_heads}
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """After each optimizer step: move the key encoder towards the online one (no-op without one)."""
+        if self.key is not None:
+            self.key.update(self._online())
+
+    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows_video: Tensor, keys: Tensor | None = None,
+              queue: KeyQueue | None = None, rows_id: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
-        ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad)."""
+        ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad);
+        ``keys``: the key encoder's embeddings of the same rows; ``queue`` with the rows' dataset ids."""
+        qk = qv = None
+        if queue is not None:
+            qk, qv = queue.keys.clone(), queue.valid(rows_id)   # a copy: the queue is updated before backward
         with fp32(z):
-            loss = contrastive_loss(z, pos, valid, self.cfg.temperature)
+            loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
         with torch.no_grad(), fp32(z):
+            cand = valid if qv is None else torch.cat([valid, qv], 1)
             measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
                 cosine_margin(x, pos, hard_negatives(pos, valid, rows_video), self.cfg.center),
                 retrieval_accuracy(z.detach(), pos, valid),
-                infonce_bound(loss, pos, valid),
+                infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
                 positive_similarity(x, pos, self.cfg.center)])
             return loss, measures, positive_similarity(z.detach(), pos)
 
-    def forward(self, video: Tensor, overlap: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, video: Tensor, overlap: Tensor | None = None,
+                ids: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """``video``: ``[B, V, 3, T, H, W]``; ``overlap``: ``[B]`` fraction of frames the two temporal
-        crops share (the sampler's), or None → (HD-NCE loss, per-level logs as 0-d tensors).
+        crops share (the sampler's), or None; ``ids``: ``[B]`` the videos' dataset indices (needed by
+        the queues, which mask a video's own past keys) → (HD-NCE loss, per-level logs as 0-d tensors).
 
         Distributed (``distributed`` and world size W > 1): ``video`` is this rank's slice of a
         global batch of ``W * B`` videos (same B on every rank); the loss and the logs are those of
@@ -140,14 +165,23 @@ class HDC(nn.Module):
         if self.backbone_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         feats = self.backbone(x)
+        kfeats = None
+        if self.key is not None:
+            with torch.no_grad():
+                kfeats = self.key.backbone(x)
+        queued = self.sc_queues is not None or self.tc_queues is not None
+        if queued and ids is None:
+            raise ValueError("HDC with a queue (method.queue_size) needs the videos' dataset ids: model(video, ids=...)")
         # all ranks' rows, rank-major (rank 0's videos first): the single-process row order
-        dist_on = self.gather_across_ranks and world_size() > 1
+        dist_on = self._dist_on()
         gather = gather_with_grad if dist_on else _identity
         gather_nograd = all_gather_nograd if dist_on else _identity
         bg = b * world_size() if dist_on else b                   # global batch
         nv = len(self.views)
         vid = torch.arange(bg, device=x.device).repeat_interleave(nv)
         crop, view = self.crop_of_view.repeat(bg), self.view_id.repeat(bg)
+        gid = gather_nograd(ids.to(x.device, torch.long)).repeat_interleave(nv) if queued else None
+        enqueue = []
         near = None
         if overlap is not None and self.use_tc and self.tc_positive == "same_crop" and self.cfg.tc_overlap < 1:
             near = (gather_nograd(overlap.to(x.device, torch.float32)) > self.cfg.tc_overlap)[vid]
@@ -166,21 +200,45 @@ class HDC(nn.Module):
                                       torch.arange(t_k, device=x.device).repeat(bg * nv), self.cfg.sc_other_crop,
                                       self.cfg.sc_positives, view.repeat_interleave(t_k))
                 z = gather(F.normalize(self.sc_heads[i](s).float(), dim=1))
+                kz = self._keys(kfeats, self.key.sc_heads[i] if kfeats is not None else None, k, spatial_only=True)
+                queue = self.sc_queues[i] if self.sc_queues is not None else None
+                rid = gid.repeat_interleave(t_k) if queue is not None else None
                 sc_l[i], inv_sc[i], logs[f"L{k}/sc_pos_sim"] = self._term(
-                    z, gather_nograd(s.detach().float()), pos, valid, rows)
+                    z, gather_nograd(s.detach().float()), pos, valid, rows, kz, queue, rid)
+                if queue is not None:
+                    enqueue.append((queue, kz, rid))
             if self.use_tc:
                 c = f.mean((2, 3, 4))                             # [BV, C]
                 pos, valid = tc_masks(vid, crop, self.tc_positive, near)
                 z = gather(F.normalize(self.tc_heads[i](c).float(), dim=1))
+                kz = self._keys(kfeats, self.key.tc_heads[i] if kfeats is not None else None, k, spatial_only=False)
+                queue = self.tc_queues[i] if self.tc_queues is not None else None
                 tc_l[i], inv_tc[i], logs[f"L{k}/tc_pos_sim"] = self._term(
-                    z, gather_nograd(c.detach().float()), pos, valid, vid)
+                    z, gather_nograd(c.detach().float()), pos, valid, vid, kz, queue, gid)
+                if queue is not None:
+                    enqueue.append((queue, kz, gid))
         sc, tc = torch.stack(sc_l), torch.stack(tc_l)
         if self.training:
             self.weighting.update(torch.stack(inv_sc, 1), torch.stack(inv_tc, 1))
+            for queue, kz, rid in enqueue:          # every rank enqueues the global batch's keys, in rank order
+                queue.enqueue(kz, rid)
         loss = self.weighting.combine(sc, tc, self.use_sc, self.use_tc)
         alpha, beta = self.weighting.weights()
         self._log_levels(logs, sc, tc, alpha, beta)
         return loss, logs
+
+    def _keys(self, kfeats: list[Tensor] | None, head: nn.Module | None, level: int, spatial_only: bool) -> Tensor | None:
+        """The key encoder's normalised embeddings of every row at ``level`` (all ranks' rows), or None."""
+        if kfeats is None:
+            return None
+        with torch.no_grad():
+            f = kfeats[level]
+            pooled = f.mean((3, 4)).transpose(1, 2).flatten(0, 1) if spatial_only else f.mean((2, 3, 4))
+            return all_gather_nograd(F.normalize(head(pooled).float(), dim=1)) if self._dist_on() else \
+                F.normalize(head(pooled).float(), dim=1)
+
+    def _dist_on(self) -> bool:
+        return self.gather_across_ranks and world_size() > 1
 
     def _log_levels(self, logs: dict, sc: Tensor, tc: Tensor, alpha: Tensor, beta: Tensor) -> None:
         w = self.weighting

@@ -189,8 +189,9 @@ class Pretrainer(Runner):
                 batch = next(batches)
                 video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
                          if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
-                overlap = batch.get("overlap")
-                loss, grad_norm, logs = self.step(video, None if overlap is None else overlap.to(self.device))
+                overlap, ids = batch.get("overlap"), batch.get("index")
+                loss, grad_norm, logs = self.step(video, None if overlap is None else overlap.to(self.device),
+                                                  None if ids is None else ids.to(self.device))
                 clips_per_step = video.shape[0] * video.shape[1] * self.world
                 self.scheduler.step()
                 self.pos.step += 1
@@ -233,18 +234,20 @@ class Pretrainer(Runner):
                 "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed),
                 "skipped_updates": self.guard.total_skipped, "wall_s": end["wall_s"]}
 
-    def step(self, video: torch.Tensor, overlap: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def step(self, video: torch.Tensor, overlap: torch.Tensor | None = None,
+             ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """One update: forward, backward, gradient clipping and the guarded optimizer step, with no
         host sync (tested): a non-finite loss or gradient skips the update on the device and is
         reported at the next :meth:`NonFiniteGuard.check`. Returns device tensors."""
         t = self.cfg.train
         with autocast(self.device, self.dtype):
-            loss, logs = self.net(video, overlap)   # the global batch's loss, the same on every rank
+            loss, logs = self.net(video, overlap, ids)   # the global batch's loss, the same on every rank
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                    t.clip_grad if t.clip_grad > 0 else float("inf"))
         self.guard.step(self.optimizer, loss, grad_norm)
+        self.model.momentum_update()       # the key encoder follows (method.momentum; a no-op without)
         return loss, grad_norm, logs
 
     def _monitor_row(self, knn: dict[str, float]) -> dict[str, float]:

@@ -183,7 +183,7 @@ def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | 
                                                "data": str(data), "seeds": seeds, "extra": list(extra)},
                                               indent=1, default=str))
     results: dict[str, dict[int, dict]] = {}
-    jobs = [(r, s) for r in chosen for s in seeds]
+    jobs = [(r, s) for s in seeds for r in chosen]       # seed-major: a partial study has every row
     for n, (row, seed) in enumerate(jobs, 1):
         files, over = grid.row_config(row, [*extra, f"train.seed={seed}"])
         cfg = build_config(files, over)
