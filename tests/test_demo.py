@@ -1,4 +1,5 @@
-"""The demo's whole path (benchmark, pretraining, extract, probes, retrieval, report) in --quick mode."""
+"""The demo's whole path (benchmark, HDC and whole pretraining, extract, probes, retrieval, report)
+in --quick mode."""
 
 import json
 
@@ -9,14 +10,20 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--quick"]) == 0
     printed = capsys.readouterr().out
-    assert "| motion (5 classes) | 0.200 |" in printed and "report:" in printed
+    assert "| motion (4 classes) | 0.250 |" in printed and "report:" in printed
+    assert "| random init | whole | HDC |" in printed
     summary = json.loads((out / "results.json").read_text())
-    for model in ("random init", "HDC"):
+    assert list(summary["results"]) == ["random init", "whole", "HDC"]
+    for model in summary["results"]:
         for probe in ("appearance", "motion", "action"):
             assert 0.0 <= summary["results"][model][probe]["top1_video"] <= 1.0
         assert set(summary["results"][model]["retrieval"]["recall_raw"]) == {"1", "5", "10", "20", "50"}
+    meta = json.loads((out / "bench" / "meta.json").read_text())["params"]
+    assert meta["nuisance"] == "scene" and meta["glyphs"] == "shapes"
+    assert json.loads((out / "whole" / "run.json").read_text())["start"]["config"]["method"]["name"] == "whole"
     html = (out / "report" / "index.html").read_text()
-    assert "t-SNE" in html and "linear probe" in html and (out / "hdc" / "checkpoint.pt").exists()
-    # a second run reuses the benchmark and the finished pretraining run
+    assert "t-SNE" in html and "linear probe" in html and "train_knn.png" in html
+    # a second run reuses the benchmark and both finished pretraining runs
     assert main(["demo", "--out", str(out), "--quick"]) == 0
-    assert json.loads((out / "results.json").read_text())["times"]["pretrain_s"] < 5
+    times = json.loads((out / "results.json").read_text())["times"]
+    assert times["pretrain_hdc_s"] < 5 and times["pretrain_whole_s"] < 5 and times["benchmark_s"] < 5
