@@ -11,11 +11,14 @@ interleaved round-robin (median per candidate):
 * hdc   -- ``build_model`` (HDC: all views, all levels, SC and TC heads, masks, HD-NCE, level
   weights), the same backbone weights;
 * whole -- the ``whole`` baseline (one clip-level contrast c1a <-> c2a: half the views);
+* hdc+momentum -- hdc with a key encoder (``method.momentum=0.99``) and queues of 1024 clips per
+  term (``method.queue_size``): the extra key forward, the queue logits and the EMA update;
 * hdc compiled (``--compile``) -- hdc with its backbone ``torch.compile``-d (``train.compile=true``;
   the compilation happens in the untimed warm-up step).
 
 Target: hdc <= 1.10 x bare. whole / hdc is reported as context (whole encodes 2 of the 4 views).
-Precision follows the trainer (``train.precision=auto``: fp32 for CPU training, bf16 on CUDA).
+Precision and memory layout follow the trainer (``train.precision=auto``: bf16 on CUDA and on CPUs
+with native bf16, with the CPU's temporal-padding workaround: ``train/runtime.prepare_backbone``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import _common as C  # noqa: E402
 import torch  # noqa: E402
 
 
-def make_step(model, loss_fn, optimizer, clip: float, device, dtype):
+def make_step(model, loss_fn, optimizer, clip: float, device, dtype, after=None):
     from hdc_video.train.runtime import autocast
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -41,6 +44,8 @@ def make_step(model, loss_fn, optimizer, clip: float, device, dtype):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
         optimizer.step()
+        if after is not None:
+            after()
         return loss
 
     return step
@@ -51,24 +56,29 @@ def measure(backbone: str, a, device) -> tuple:
     from hdc_video.models.hdc import HDC
     from hdc_video.train.optim import build_optimizer
     from hdc_video.train.pretrain import build_model
-    from hdc_video.train.runtime import resolve_precision, use_channels_last
+    from hdc_video.train.runtime import prepare_backbone, resolve_precision, use_channels_last
 
     over = [f"model.backbone={backbone}", f"train.batch_size={a.batch_size}"] + C.tiny_overrides(a.smoke)
     cfg = build_config([a.config], over)
     whole_cfg = build_config([a.config], over + ["method.name=whole"])
+    mq_cfg = build_config([a.config], over + ["method.momentum=0.99", "method.queue_size=1024"])
     dtype = resolve_precision(cfg.train.precision, device)
     torch.manual_seed(0)
     hdc = build_model(cfg).to(device)
-    whole = HDC(hdc.backbone, whole_cfg.method, views_per_crop=cfg.data.views_per_crop).to(device)
-    if use_channels_last(cfg.train.channels_last, device):
-        hdc.backbone.to(memory_format=torch.channels_last_3d)
-        hdc.backbone_channels_last = whole.backbone_channels_last = True
+    cl = prepare_backbone(hdc.backbone, device, dtype, use_channels_last(cfg.train.channels_last, device,
+                                                                        dtype))["channels_last"]
+    whole = HDC(hdc.backbone, whole_cfg.method, views_per_crop=cfg.data.views_per_crop, channels_last=cl).to(device)
+    mq = HDC(hdc.backbone, mq_cfg.method, views_per_crop=cfg.data.views_per_crop, clip_len=cfg.data.clip_len,
+             channels_last=cl).to(device)
+    hdc.backbone_channels_last = cl
     hdc.train()
     whole.train()
+    mq.train()
     d = cfg.data
     v = 2 + d.views_per_crop
     g = torch.Generator().manual_seed(0)
     video = torch.randn(a.batch_size, v, 3, d.clip_len, d.size, d.size, generator=g).to(device)
+    ids = torch.arange(a.batch_size, device=device)
     flat = video.flatten(0, 1)
     if hdc.backbone_channels_last:
         flat = flat.contiguous(memory_format=torch.channels_last_3d)
@@ -79,6 +89,8 @@ def measure(backbone: str, a, device) -> tuple:
                           device, dtype),
         "hdc": make_step(hdc, lambda: hdc(video)[0], build_optimizer(hdc, t), t.clip_grad, device, dtype),
         "whole": make_step(whole, lambda: whole(video)[0], build_optimizer(whole, t), t.clip_grad, device, dtype),
+        "hdc+momentum": make_step(mq, lambda: mq(video, ids=ids)[0], build_optimizer(mq, t), t.clip_grad, device,
+                                  dtype, after=mq.momentum_update),
     }
     if a.compile:
         import copy
@@ -92,8 +104,8 @@ def measure(backbone: str, a, device) -> tuple:
     prec = "bf16" if dtype is not None else "fp32"
     ratio = sec["hdc"] / sec["bare"]
     comp = (sec["hdc compiled"], sec["hdc compiled"] / sec["hdc"]) if a.compile else ("-", "-")
-    return (f"{shape} {prec}", sec["bare"], sec["hdc"], ratio, sec["whole"], sec["whole"] / sec["hdc"], *comp,
-            "yes" if ratio <= 1.10 else "no")
+    return (f"{shape} {prec}", sec["bare"], sec["hdc"], ratio, sec["whole"], sec["whole"] / sec["hdc"],
+            sec["hdc+momentum"] / sec["hdc"], *comp, "yes" if ratio <= 1.10 else "no")
 
 
 def main(argv=None) -> int:
@@ -114,7 +126,7 @@ def main(argv=None) -> int:
     rows = [measure(b, a, device) for b in a.backbones]
     C.table(f"training step, {device.type}, median of {a.rounds} interleaved steps ({a.clock} seconds per step)",
             ["backbone / clips / precision", "bare s", "hdc s", "hdc/bare", "whole s", "whole/hdc",
-             "compiled s", "compiled/hdc", "<=1.10"],
+             "momentum/hdc", "compiled s", "compiled/hdc", "<=1.10"],
             rows, notes=["bare = backbone forward + backward (loss = mean of the last stage) on all views; "
                          "every candidate also runs clip_grad_norm_ + optimizer step",
                          C.machine_line()])

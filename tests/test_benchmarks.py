@@ -50,7 +50,7 @@ def test_loader_smoke(tmp_path, capsys):
 def test_step_smoke(capsys):
     assert _load("step").main(["--smoke", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "hdc/bare" in out and "r3d_18" in out and "r2plus1d_18" in out
+    assert "hdc/bare" in out and "momentum/hdc" in out and "r3d_18" in out and "r2plus1d_18" in out
 
 
 def test_precision_smoke(capsys):
