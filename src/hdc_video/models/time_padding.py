@@ -10,8 +10,8 @@ of the input, then the convolution with depth padding 0 -- is the same maths and
 :func:`pad_time_explicitly` switches a model's convolutions to that form in place: the class of
 each affected ``nn.Conv3d`` (or subclass, like torchvision's ``Conv3DSimple``) becomes a subclass of
 it and of :class:`TimePaddedConv3d` with the same parameters, buffers and state-dict keys, so
-checkpoints, DDP and ``torch.compile`` see no difference. The cost is one padded copy of each such convolution's input (measured in
-``benchmarks/precision.py``).
+checkpoints, DDP and ``torch.compile`` see no difference. The cost is one padded copy of the input of each such convolution on a shallow input
+(measured in ``benchmarks/precision.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,19 @@ from torch import Tensor, nn
 __all__ = ["TimePaddedConv3d", "pad_time_explicitly"]
 
 
+#: inputs at most this many frames deep are padded by hand. The failure needs a shallow input (depth
+#: 2 in every case found; depths 1-6 scanned by ``benchmarks/bf16_conv3d_repro.py --scan``); deeper
+#: inputs are the large early feature maps, where an extra padded copy would cost the most.
+MAX_DEPTH = 4
+
+
 class TimePaddedConv3d(nn.Conv3d):
-    """``nn.Conv3d`` whose temporal zero padding is an explicit ``F.pad`` of the input."""
+    """``nn.Conv3d`` whose temporal zero padding is an explicit ``F.pad`` of the input when the
+    input is at most :data:`MAX_DEPTH` frames deep (the convolution's own padding otherwise)."""
 
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        if input.shape[2] > MAX_DEPTH:
+            return super()._conv_forward(input, weight, bias)
         pt, ph, pw = self.padding
         x = F.pad(input, (0, 0, 0, 0, pt, pt))       # keeps channels_last_3d
         return F.conv3d(x, weight, bias, self.stride, (0, ph, pw), self.dilation, self.groups)
