@@ -130,26 +130,10 @@ def tc_masks(video: Tensor, crop: Tensor, positive: str = "same_crop",
     return same_video & same_crop & ~eye, valid
 
 
-def positive_similarity(x: Tensor, pos: Tensor, center: bool = False) -> Tensor:
-    """Mean cosine similarity over the positive pairs of ``pos`` (rows of ``x`` need not be unit).
-
-    ``center=True`` subtracts the batch mean first, so that features that are all alike (e.g.
-    non-negative ReLU maps) do not look invariant just for being alike.
-    """
-    x = x.float()
-    if center:
-        x = x - x.mean(0, keepdim=True)
-    x = F.normalize(x, dim=1)
-    sim = x @ x.T
-    n = pos.sum()
-    return (sim * pos).sum() / n.clamp(min=1)
-
-
-# ------------------------------------------------------------------ invariance measures
-# Each says how well one level solves one subtask, from the masks of that subtask; larger = more
-# instance-invariant. See docs/METHOD.md ("Invariance weights") for why each exists.
-
-def _centred_cosines(x: Tensor, center: bool) -> Tensor:
+def cosine_sim(x: Tensor, center: bool = False) -> Tensor:
+    """``[N, N]`` cosine similarities of the rows of ``x`` (need not be unit). ``center=True``
+    subtracts the batch mean first, so that features that are all alike (e.g. non-negative ReLU
+    maps) do not look alike just for being non-negative."""
     x = x.float()
     if center:
         x = x - x.mean(0, keepdim=True)
@@ -157,17 +141,33 @@ def _centred_cosines(x: Tensor, center: bool) -> Tensor:
     return x @ x.T
 
 
-def cosine_margin(x: Tensor, pos: Tensor, neg: Tensor, center: bool = True) -> Tensor:
+def masked_mean(sim: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``sim`` over the pairs of ``mask`` (0 when there are none; no host sync)."""
+    return (sim * mask).sum() / mask.sum().clamp(min=1)
+
+
+def positive_similarity(x: Tensor, pos: Tensor, center: bool = False) -> Tensor:
+    """Mean cosine similarity over the positive pairs of ``pos`` (see :func:`cosine_sim`)."""
+    return masked_mean(cosine_sim(x, center), pos)
+
+
+# ------------------------------------------------------------------ invariance measures
+# Each says how well one level solves one subtask, from the masks of that subtask; larger = more
+# instance-invariant. See docs/METHOD.md ("Invariance weights") for why each exists.
+
+def cosine_margin(x: Tensor, pos: Tensor, neg: Tensor, center: bool = True, sim: Tensor | None = None) -> Tensor:
     """Mean cosine of the positive pairs minus the mean cosine of the ``neg`` pairs (the task's
-    negatives), on (optionally batch-centred) features ``x`` -- 0 when a level cannot tell them apart."""
-    sim = _centred_cosines(x, center)
-    return (sim * pos).sum() / pos.sum().clamp(min=1) - (sim * neg).sum() / neg.sum().clamp(min=1)
+    negatives), on (optionally batch-centred) features ``x`` -- 0 when a level cannot tell them apart.
+    ``sim``: ``cosine_sim(x, center)`` when already computed."""
+    sim = cosine_sim(x, center) if sim is None else sim
+    return masked_mean(sim, pos) - masked_mean(sim, neg)
 
 
-def retrieval_accuracy(z: Tensor, pos: Tensor, valid: Tensor) -> Tensor:
+def retrieval_accuracy(z: Tensor, pos: Tensor, valid: Tensor, sim: Tensor | None = None) -> Tensor:
     """How often an anchor's most similar candidate is one of its positives, rescaled against chance
-    (``|P| / |A|`` per anchor): 0 = chance, 1 = always; over the anchors that have a positive."""
-    sim = (z.float() @ z.float().T).masked_fill(~valid, float("-inf"))
+    (``|P| / |A|`` per anchor): 0 = chance, 1 = always; over the anchors that have a positive.
+    ``sim``: ``z @ z.T`` when already computed."""
+    sim = (z.float() @ z.float().T if sim is None else sim).masked_fill(~valid, float("-inf"))
     hit = pos.gather(1, sim.argmax(1, keepdim=True)).squeeze(1).float()
     pos = pos & valid
     has = (pos.sum(1) > 0).float()

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hdc_video.config import MethodConfig
-from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_margin, hard_negatives, infonce_bound, positive_similarity,
-                              retrieval_accuracy, sc_masks, tc_masks)
+from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_margin, cosine_sim, hard_negatives,
+                              infonce_bound, masked_mean, retrieval_accuracy, sc_masks, tc_masks)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
 from hdc_video.models.momentum import KeyEncoder, KeyQueue
@@ -144,12 +144,13 @@ class HDC(nn.Module):
             loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
         with torch.no_grad(), fp32(z):
             cand = valid if qv is None else torch.cat([valid, qv], 1)
+            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T    # each computed once
             measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
-                cosine_margin(x, pos, hard_negatives(pos, valid, rows_video), self.cfg.center),
-                retrieval_accuracy(z.detach(), pos, valid),
+                cosine_margin(x, pos, hard_negatives(pos, valid, rows_video), sim=sx),
+                retrieval_accuracy(z, pos, valid, sim=sz),
                 infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
-                positive_similarity(x, pos, self.cfg.center)])
-            return loss, measures, positive_similarity(z.detach(), pos)
+                masked_mean(sx, pos)])
+            return loss, measures, masked_mean(sz, pos)
 
     def forward(self, video: Tensor, overlap: Tensor | None = None,
                 ids: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
