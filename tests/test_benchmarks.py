@@ -10,7 +10,7 @@ import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro"]
+NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro", "synth_check"]
 
 
 def _load(name: str):
@@ -89,3 +89,9 @@ def test_gpu_code_path_on_cpu(tmp_path, capsys):
 def test_decoders_smoke(capsys):
     assert _load("decoders").main(["--smoke"]) == 0
     assert "clips/s" in capsys.readouterr().out
+
+
+def test_synth_check_smoke(capsys):
+    assert _load("synth_check").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "one frame, repeated: motion" in out and "supervised appearance" in out

@@ -106,8 +106,9 @@ def load_backbone(checkpoint: str | Path | None, random_init: bool = False, back
 def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: int, size: int,
                      num_clips: int = 5, levels: tuple[int, ...] = (-1,), batch_size: int = 8,
                      workers: int = 2, device: str = "auto", precision: str = "auto",
-                     progress: bool = True, desc: str = "features") -> dict[int, Features]:
-    """Features per requested level (stage index as given, e.g. -1 for the last stage).
+                     progress: bool = True, desc: str = "features", decoder=None) -> dict[int, Features]:
+    """Features per requested level (stage index as given, e.g. -1 for the last stage);
+    ``decoder``: any :class:`~hdc_video.data.decoders.Decoder` (default ``make_decoder("auto")``).
 
     Distributed (torchrun): videos are sharded over the ranks and the result, gathered, is the same
     on every rank; ``progress`` is shown by rank 0 only."""
@@ -116,7 +117,7 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
     dev = ddp.local_device(dev)
     dtype = resolve_precision(precision, dev, training=False)
     net = net.to(dev).eval()
-    ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size)
+    ds = EvalClipDataset(index, decoder or make_decoder("auto"), clip_len, stride, num_clips, size)
     world, rank = dist.world_size(), dist.rank()
     shard = ds if world == 1 else Subset(ds, range(rank, len(ds), world))   # items keep their "index"
     loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
