@@ -6,6 +6,7 @@ Importing this package imports every backbone module, which registers its factor
 """
 
 from . import c3d, resnet3d, s3d  # noqa: F401  (imported for registration)
+from ._common import BACKBONES, BackboneFactory, register_backbone  # noqa: F401  (the registry's table and decorator)
 from .c3d import C3D
 from .resnet3d import VideoResNetBackbone
 from .s3d import S3DBackbone

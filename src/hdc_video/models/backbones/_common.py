@@ -1,6 +1,8 @@
-"""Helpers shared by the backbone modules."""
+"""Helpers shared by the backbone modules, and the registry's table (``hdc_video.models.registry``)."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from torch import nn
 
@@ -22,3 +24,29 @@ def init_conv_bn(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+BackboneFactory = Callable[..., nn.Module]
+
+BACKBONES: dict[str, BackboneFactory] = {}
+
+
+def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
+    """Decorator registering ``fn(width=1.0, **kw) -> nn.Module`` under ``name``.
+
+    Registering a *different* function under a taken name is a ``ValueError``; re-registering the
+    same function (same module and qualified name, e.g. after ``importlib.reload``) replaces it.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"backbone name must be a non-empty string, got {name!r}")
+
+    def deco(fn: BackboneFactory) -> BackboneFactory:
+        old = BACKBONES.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(
+                f"backbone {name!r} is already registered by {old.__module__}.{old.__qualname__}"
+            )
+        BACKBONES[name] = fn
+        return fn
+
+    return deco

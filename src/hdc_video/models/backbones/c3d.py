@@ -23,8 +23,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..registry import register_backbone
-from ._common import init_conv_bn, scale_channels
+from ._common import init_conv_bn, register_backbone, scale_channels
 
 # (pool before the stage or None, conv output channels in the stage)
 C3D_CFG: tuple[tuple[tuple[int, int, int] | None, tuple[int, ...]], ...] = (

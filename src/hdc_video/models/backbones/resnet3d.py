@@ -32,8 +32,7 @@ from torchvision.models.video.resnet import (
     R2Plus1dStem,
 )
 
-from ..registry import register_backbone
-from ._common import init_conv_bn, scale_channels
+from ._common import init_conv_bn, register_backbone, scale_channels
 
 BASE_PLANES = (64, 128, 256, 512)
 R2PLUS1D_STEM_MID = 45

@@ -32,8 +32,7 @@ from torch import Tensor, nn
 from torchvision.models.video.s3d import SepInceptionBlock3D, TemporalSeparableConv
 from torchvision.ops.misc import Conv3dNormActivation
 
-from ..registry import register_backbone
-from ._common import init_conv_bn, scale_channels
+from ._common import init_conv_bn, register_backbone, scale_channels
 
 # torchvision's Mixed blocks: (b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out); None = a max pool.
 _POOL_1x2 = dict(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
