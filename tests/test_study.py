@@ -70,3 +70,10 @@ def test_bad_grids_are_one_line_errors(tmp_path):
         load_grid(bad)
     with pytest.raises(ConfigError, match="neither a file nor a bundled grid"):
         load_grid("no-such-grid")
+
+
+@pytest.mark.parametrize("name", ["nuisance", "validate"])
+def test_bundled_grids_load_and_validate_every_row(name):
+    grid = load_grid(name)   # every row's config keys are checked against the schema
+    assert {"random", "hdc", "whole"} <= {r.name for r in grid.rows}
+    assert [r.name for r in grid.rows if r.random_init] == ["random"]
