@@ -33,6 +33,9 @@ def grid_file(tmp_path):
 
 def test_tiny_grid_writes_tables_and_a_rerun_skips_finished_runs(tiny_bench, tmp_path, grid_file, capsys):
     out = tmp_path / "study"
+    assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress",
+                 "--rows", "random"]) == 0
+    assert list(json.loads((out / "study.json").read_text())["rows"]) == ["random"]
     assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "study.json").read_text())
     assert list(summary["rows"]) == ["random", "hdc"] and summary["seeds"] == [3]
@@ -50,6 +53,20 @@ def test_tiny_grid_writes_tables_and_a_rerun_skips_finished_runs(tiny_bench, tmp
     assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress"]) == 0
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())     # nothing retrained or re-extracted
     assert json.loads((out / "study.json").read_text())["rows"] == summary["rows"]
+    # a rerun of one row keeps the others' finished runs in the table (nothing lost)
+    assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress",
+                 "--rows", "random"]) == 0
+    assert json.loads((out / "study.json").read_text())["rows"] == summary["rows"]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+
+
+def test_rows_with_fewer_seeds_say_which_they_have():
+    cell = {"mean": 0.5, "std": 0.0}
+    summary = {"name": "g", "description": "", "data": "d", "seeds": [0, 1], "labels": ["action"], "num_clips": 1,
+               "metric": "m", "notes": {},
+               "rows": {"a": {"action": {"L3": cell | {"seeds": [0, 1]}}}, "b": {"action": {"L3": cell | {"seeds": [0]}}}}}
+    md = format_study(summary)
+    assert "| a (seeds 0, 1) |" in md and "| b (seed 0) |" in md
 
 
 def test_std_over_seeds_and_best_level_in_bold():

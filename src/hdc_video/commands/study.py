@@ -12,7 +12,8 @@ GRID is a YAML file or a bundled grid name (configs/studies/: nuisance, validate
 pretrained into OUT/runs/<row>/seed<k>, its features extracted once at every level, and every label
 (the action and each attributes.csv column) probed at every level; finished steps are skipped, so
 running the same command again continues an interrupted study. Writes OUT/study.json, study.md
-(mean ± std over seeds, best level in bold) and study.png; `hdc report RUN OUT` shows it.
+(mean ± std over seeds, best level in bold) and study.png over every finished run in OUT, so
+calls with other --rows / --seeds add to the table; `hdc report RUN OUT` shows it.
 
 example:  hdc synth BENCH && hdc study nuisance --data BENCH --out STUDY
           hdc study nuisance --data BENCH --out STUDY --rows random hdc --seeds 0 train.steps=100

@@ -150,15 +150,39 @@ def _evaluate(data: Path, run: Path, grid: Grid, row: Row, seed: int, cfg, progr
             model = FeatureSource(checkpoint=run / "checkpoint.pt")
         model.data, model.num_clips, model.workers, model.progress = data, grid.num_clips, cfg.data.workers, progress
         extract(model, feats, levels="all")
-    meta = json.loads((feats / "metrics.json").read_text())
-    labels = grid.labels or ["action", *meta.get("label_columns", [])]
-    out = {}
-    for label in labels:
+    for label in _labels(run, grid):
         dest = run / f"probe_{label}"
         if not (dest / "metrics.json").is_file():
             linear_probe(FeatureSource(features=feats), dest, levels="all", column=None if label == "action" else label)
-        out[label] = json.loads((dest / "metrics.json").read_text())
-    return out
+    return _finished_probes(run, grid)
+
+
+def _labels(run: Path, grid: Grid) -> list[str]:
+    meta = json.loads((run / "features" / "metrics.json").read_text())
+    return grid.labels or ["action", *meta.get("label_columns", [])]
+
+
+def _finished_probes(run: Path, grid: Grid) -> dict[str, dict] | None:
+    """Every label's probe metrics of a finished run; None while anything is missing."""
+    if not (run / "features" / "metrics.json").is_file():
+        return None
+    files = {label: run / f"probe_{label}" / "metrics.json" for label in _labels(run, grid)}
+    if not all(f.is_file() for f in files.values()):
+        return None
+    return {label: json.loads(f.read_text()) for label, f in files.items()}
+
+
+def _collect_finished(out: Path, grid: Grid, results: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
+    """``results`` plus every finished run of the grid already in ``out`` (earlier calls with other
+    ``--rows`` / ``--seeds``), in the grid's row order: a partial rerun never drops a table row."""
+    for row in grid.rows:
+        for run in sorted((out / "runs" / row.name).glob("seed*")):
+            if not run.name[4:].isdigit() or int(run.name[4:]) in results.get(row.name, {}):
+                continue
+            probes = _finished_probes(run, grid)
+            if probes:
+                results.setdefault(row.name, {})[int(run.name[4:])] = {lab: _levels(m) for lab, m in probes.items()}
+    return {r.name: results[r.name] for r in grid.rows if r.name in results}
 
 
 def _levels(metrics: dict) -> dict[str, dict[str, float]]:
@@ -169,7 +193,8 @@ def _levels(metrics: dict) -> dict[str, dict[str, float]]:
 def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | None = None,
               rows: list[str] | None = None, extra: list[str] = (), progress: bool = True) -> dict:
     """Run (or continue) every row x seed of ``grid`` on ``data`` into ``out``; write and return
-    the summary (:func:`summarise`)."""
+    the summary (:func:`summarise`) of every finished run in ``out`` -- the ones just run and those
+    of earlier calls with other ``rows`` / ``seeds``."""
     data, out = Path(data), Path(out)
     if not data.exists():
         raise DataError(f"{data}: dataset root not found")
@@ -198,7 +223,9 @@ def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | 
         log.info("study %s: %s seed %d done in %.0f s (%s)", grid.name, row.name, seed, time.perf_counter() - t0,
                  ", ".join(f"{lab} {next(reversed(v.values()))['video']:.3f}"
                            for lab, v in results[row.name][seed].items()))
-    summary = summarise(grid, results, seeds, data, extra)
+    results = _collect_finished(out, grid, results)
+    every_seed = sorted({s for by_seed in results.values() for s in by_seed})
+    summary = summarise(grid, results, every_seed, data, extra)
     (out / "study.json").write_text(json.dumps(summary, indent=1))
     (out / "study.md").write_text(format_study(summary))
     try:
@@ -253,13 +280,19 @@ def format_study(summary: dict) -> str:
         lines += [summary["description"].strip(), ""]
     lines += [f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}; {summary['metric']}; "
               f"{summary['num_clips']} clips per video; bold = the row's best level.", ""]
+    # rows run with fewer seeds than the study (a partial grid) say which seeds they have
+    row_seeds = {rname: next((c.get("seeds") for lv in r.values() for c in lv.values()), None) or []
+                 for rname, r in summary["rows"].items()}
+    uneven = len({tuple(s) for s in row_seeds.values()}) > 1
     for label in summary["labels"]:
         levels = sorted({lv for r in summary["rows"].values() for lv in r.get(label, {})}, key=lambda s: int(s[1:]))
         lines += [f"## {label}", "", "| row | " + " | ".join(levels) + " |", "|---|" + "---|" * len(levels)]
         for rname, r in summary["rows"].items():
             cells = r.get(label, {})
             best = max(cells, key=lambda lv: cells[lv]["mean"]) if cells else None
-            lines.append(f"| {rname} | " + " | ".join(_fmt(cells.get(lv), lv == best) for lv in levels) + " |")
+            name = f"{rname} (seed{'s' * (len(row_seeds[rname]) > 1)} {', '.join(map(str, row_seeds[rname]))})" \
+                if uneven else rname
+            lines.append(f"| {name} | " + " | ".join(_fmt(cells.get(lv), lv == best) for lv in levels) + " |")
         lines.append("")
     notes = {k: v for k, v in summary.get("notes", {}).items() if v}
     if notes:
