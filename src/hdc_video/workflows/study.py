@@ -177,11 +177,12 @@ def _collect_finished(out: Path, grid: Grid, results: dict[str, dict[int, dict]]
     ``--rows`` / ``--seeds``), in the grid's row order: a partial rerun never drops a table row."""
     for row in grid.rows:
         for run in sorted((out / "runs" / row.name).glob("seed*")):
-            if not run.name[4:].isdigit() or int(run.name[4:]) in results.get(row.name, {}):
+            seed = int(run.name[4:]) if run.name[4:].isdigit() else None
+            if seed is None or seed in results.get(row.name, {}):
                 continue
             probes = _finished_probes(run, grid)
             if probes:
-                results.setdefault(row.name, {})[int(run.name[4:])] = {lab: _levels(m) for lab, m in probes.items()}
+                results.setdefault(row.name, {})[seed] = {lab: _levels(m) for lab, m in probes.items()}
     return {r.name: results[r.name] for r in grid.rows if r.name in results}
 
 
