@@ -149,12 +149,16 @@ def test_motions_in_the_files(bench):
     assert abs(np.mean(dy["Fall"]) + np.mean(dy["Rise"])) < 0.1 * 48  # same speeds, opposite signs
 
 
-def test_rise_is_fall_reversed_and_positions_overlap():
+@pytest.mark.parametrize("backward, forward", [("Rise", "Fall"), ("Shrink", "Grow")])
+def test_arrow_of_time_pairs_are_each_other_reversed(backward, forward):
     for i in range(20):
-        fall = motion_track("Fall", np.random.default_rng(i), 32, 64)
-        rise = motion_track("Rise", np.random.default_rng(i), 32, 64)
-        for k in fall:
-            np.testing.assert_array_equal(rise[k], fall[k][::-1])
+        fwd = motion_track(forward, np.random.default_rng(i), 32, 64)
+        bwd = motion_track(backward, np.random.default_rng(i), 32, 64)
+        for k in fwd:
+            np.testing.assert_array_equal(bwd[k], fwd[k][::-1])
+
+
+def test_rise_and_fall_positions_overlap():
     ys = lambda m: np.concatenate([motion_track(m, np.random.default_rng(100 + i), 32, 64)["cy"]  # noqa: E731
                                    for i in range(200)])
     yf, yr = ys("Fall"), ys("Rise")
@@ -295,3 +299,81 @@ def test_shapes_benchmark_names_and_attributes(tmp_path):
     assert "shape = appearance" in (out / "README.txt").read_text()
     with pytest.raises(DataError, match="shapes: the appearance classes must be in 1..8"):
         generate_benchmark(tmp_path / "c", digits=9, glyphs="shapes")
+
+
+# ------------------------------------------------------------------------ the benchmark family
+
+def test_grow_swells_in_place():
+    for i in range(10):
+        grow = motion_track("Grow", np.random.default_rng(i), 32, 64)
+        assert (np.diff(grow["scale"]) > 0).all() and np.ptp(grow["cx"]) == 0 and grow["scale"][-1] / grow["scale"][0] > 2.4
+
+
+def test_textures_variant_is_the_original_nuisance_benchmark():
+    from hdc_video.synth.variants import VARIANTS
+
+    v = VARIANTS["textures"]
+    assert (v.background, v.pan, v.glyph, v.motions) == ("textures", "slow", "bold", MOTIONS[:5])
+    assert video_seed(0, 1, "Fall", 2, "scene", "shapes").entropy == \
+        video_seed(0, 1, "Fall", 2, "scene", "shapes", "textures", "slow", "bold").entropy
+    assert video_seed(0, 1, "Fall", 2, "scene", "shapes", "smooth").entropy != \
+        video_seed(0, 1, "Fall", 2, "scene", "shapes").entropy
+
+
+@pytest.mark.parametrize("variant", ["smooth", "flat", "photos", "faint", "mixed"])
+def test_every_variant_writes_a_readable_benchmark_with_its_motions(tmp_path, variant):
+    from hdc_video.synth.variants import VARIANTS
+
+    v = VARIANTS[variant]
+    out = generate_benchmark(tmp_path / variant, digits=2, videos_per_class=2, frames=12, size=32, seed=3,
+                             glyphs="shapes", variant=variant, progress=False)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["motion_names"] == list(v.motions) and meta["params"]["variant"] == variant
+    assert (meta["params"]["background"], meta["params"]["pan"], meta["params"]["glyph"]) == \
+        (v.background, v.pan, v.glyph)
+    test = read_ucf101(out, subset="test")
+    motion = relabel(test, read_labels_csv(out / "attributes.csv", "motion"))
+    assert motion.classes == sorted(m.lower() for m in v.motions)
+    assert decode(test[0].path).shape == (12, 32, 32, 3)
+
+
+def _scene(background: str, pan: str = "slow", glyph: str = "bold", seed: int = 0, motion: str = "Still"):
+    rng = np.random.default_rng(video_seed(seed, 1, motion, 1, "scene", "shapes", background, pan, glyph))
+    return render_video(1, motion, rng, 16, 48, nuisance="scene", glyphs="shapes", background=background,
+                        pan=pan, glyph=glyph)[0].astype(float)
+
+
+def test_backgrounds_differ_the_way_they_say():
+    grey = lambda v: v @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+    detail = lambda v: np.abs(np.diff(grey(v[0, :8]), axis=1)).mean()   # the top rows: background only
+    flat, smooth, textures = _scene("flat", "none"), _scene("smooth"), _scene("textures", seed=2)
+    assert detail(flat) < 0.5 < detail(smooth) < detail(textures)
+    from hdc_video.synth.scene import scene_canvas
+
+    lum = lambda bg: [np.ptp(grey(scene_canvas(np.random.default_rng(i), 64, 64, 0.05, 0.5, bg))) for i in range(8)]  # noqa: E731
+    assert max(lum("smooth")) < 0.3 < min(lum("textures")) and max(lum("flat")) < 1e-9   # low contrast, none
+    # a still camera keeps a still background; a fast pan moves it more than a slow one
+    border = lambda v: np.abs(_border(v)[-1] - _border(v)[0]).max()   # noqa: E731
+    assert border(flat) < 1.0
+    move = lambda pan: np.abs(_scene("photos", pan, seed=4)[-1] - _scene("photos", pan, seed=4)[0]).mean()  # noqa: E731
+    assert move("fast") > move("slow") > move("none")
+
+
+def test_a_faint_glyph_is_smaller_and_closer_to_its_background():
+    grey = lambda v: v @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+    def contrast(glyph):
+        out = []
+        for seed in range(6):
+            rng = np.random.default_rng(video_seed(seed, 0, "Still", 1, "scene", "shapes", "flat", "none", glyph))
+            v, tr = render_video(0, "Still", rng, 2, 64, nuisance="scene", glyphs="shapes", background="flat",
+                                 pan="none", glyph=glyph)
+            g = grey(v[0].astype(float))
+            out.append(abs(g[int(tr["cy"][0]), int(tr["cx"][0])] - g[1, 1]))
+        return np.median(out)
+    assert contrast("faint") < 0.7 * contrast("bold")
+    with pytest.raises(DataError, match="glyph one of bold, faint"):
+        generate_benchmark("/tmp/never-written", nuisance="scene", glyph="ghost")
+    with pytest.raises(DataError, match="need nuisance='scene'"):
+        generate_benchmark("/tmp/never-written", background="smooth")
+    with pytest.raises(DataError, match="variant must be one of"):
+        generate_benchmark("/tmp/never-written", variant="fog")

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["LUMA", "digits", "glyph_colour", "photos"]
+__all__ = ["LUMA", "digits", "glyph_colour", "photo_crop", "photos"]
 
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, what grayscale augmentations use
 
@@ -28,6 +28,22 @@ def photos():
     from sklearn.datasets import load_sample_images
 
     return tuple(np.ascontiguousarray(im) for im in load_sample_images().images)
+
+
+def photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random square crop (30-90 % of the short side, anywhere) of one of :func:`photos`, resized
+    to ``size x size`` and mirrored half the time: ``float [size, size, 3]`` in [0, 1]."""
+    from PIL import Image
+
+    photo = photos()[int(rng.integers(len(photos())))]
+    h, w = photo.shape[:2]
+    side = rng.uniform(0.3, 0.9) * min(h, w)
+    x0, y0 = rng.uniform(0, w - side), rng.uniform(0, h - side)
+    im = Image.fromarray(photo).resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
+    bg = np.asarray(im, dtype=np.float64) / 255.0
+    if rng.random() < 0.5:
+        bg = bg[:, ::-1]
+    return bg
 
 
 def glyph_colour(hue: float, sat: float, luma: float) -> np.ndarray:

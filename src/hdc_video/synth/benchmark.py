@@ -17,6 +17,7 @@ import json
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -24,8 +25,10 @@ from hdc_video.data.errors import DataError
 
 from .assets import digits
 from .motions import MOTION_HELP, MOTIONS
-from .render import GLYPHS, NUISANCES, render_video
+from .render import GLYPH_STYLES, GLYPHS, NUISANCES, render_video
+from .scene import BACKGROUNDS, PANS
 from .shapes import SHAPES
+from .variants import VARIANTS
 
 __all__ = ["FPS", "appearance_name", "benchmark_sample", "class_name", "generate_benchmark", "video_seed"]
 
@@ -46,12 +49,16 @@ def appearance_name(digit: int, glyphs: str = "digits") -> str:
 
 
 def video_seed(seed: int, digit: int, motion: str, group: int, nuisance: str = "none",
-               glyphs: str = "digits") -> np.random.SeedSequence:
-    """The per-video seed: depends only on (seed, glyph, motion, group), the nuisance level and the
-    glyph kind (``none`` with digits keeps the original benchmark's seeds)."""
+               glyphs: str = "digits", background: str = "textures", pan: str = "slow",
+               glyph: str = "bold") -> np.random.SeedSequence:
+    """The per-video seed: depends only on (seed, glyph, motion, group), the nuisance level, the
+    glyph kind and the scene's background and pan (``none`` with digits keeps the original
+    benchmark's seeds, ``scene`` with textures and a slow pan the first nuisance benchmark's)."""
     key = [int(seed), int(digit), MOTIONS.index(motion), int(group)]
     if nuisance != "none" or glyphs != "digits":
         key += [NUISANCES.index(nuisance)] + ([GLYPHS.index(glyphs)] if glyphs != "digits" else [])
+    if nuisance == "scene" and (background, pan, glyph) != ("textures", "slow", "bold"):
+        key += [100 + BACKGROUNDS.index(background), 200 + list(PANS).index(pan), 300 + GLYPH_STYLES.index(glyph)]
     return np.random.SeedSequence(key)
 
 
@@ -64,9 +71,10 @@ def benchmark_sample(seed: int, digit: int, motion: str, group: int, videos_per_
 
 
 def _make_one(job: tuple) -> str:
-    path, digit, motion, group, sample, seed, frames, size, nuisance, glyphs = job
-    rng = np.random.default_rng(video_seed(seed, digit, motion, group, nuisance, glyphs))
-    video, _ = render_video(digit, motion, rng, frames, size, sample=sample, nuisance=nuisance, glyphs=glyphs)
+    path, digit, motion, group, sample, seed, frames, size, nuisance, glyphs, background, pan, glyph = job
+    rng = np.random.default_rng(video_seed(seed, digit, motion, group, nuisance, glyphs, background, pan, glyph))
+    video, _ = render_video(digit, motion, rng, frames, size, sample=sample, nuisance=nuisance, glyphs=glyphs,
+                            background=background, pan=pan, glyph=glyph)
     from hdc_video.data.video_io import write_video
 
     write_video(path, video, fps=FPS)
@@ -88,10 +96,12 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, videos_per_class: int = 8,
-                       frames: int = 32, size: int = 64, seed: int = 0, ext: str = "avi",
+def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequence[str] = 6,
+                       videos_per_class: int = 8, frames: int = 32, size: int = 64, seed: int = 0, ext: str = "avi",
                        test_groups: int | None = None, workers: int = 1, progress: bool = True,
-                       overwrite: bool = False, nuisance: str = "none", glyphs: str = "digits") -> Path:
+                       overwrite: bool = False, nuisance: str = "none", glyphs: str = "digits",
+                       background: str = "textures", pan: str = "slow", glyph: str = "bold",
+                       variant: str | None = None) -> Path:
     """Write the digits x motions benchmark to ``out`` in the UCF101 layout and return ``out``.
 
     Layout: ``videos/<Class>/v_<Class>_gNN_c01.<ext>`` (one clip per group, ``videos_per_class``
@@ -100,18 +110,39 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
     ``meta.json`` and ``README.txt``. ``nuisance``: ``none`` (static photo backgrounds) or ``scene``
     (per-video textured backgrounds and a panning camera, :mod:`hdc_video.synth.scene`). ``glyphs``:
     ``digits`` (``digits`` of them, handwritten) or ``shapes`` (the first ``digits`` of
-    :data:`~hdc_video.synth.shapes.SHAPES`). Raises :class:`DataError` if ``out`` is non-empty and not
-    ``overwrite``.
+    :data:`~hdc_video.synth.shapes.SHAPES`). ``motions``: the first N of
+    :data:`~hdc_video.synth.motions.MOTIONS`, or their names. ``background`` / ``pan``: the scene's kind
+    and camera speed, ``glyph`` how much the glyph stands out (``scene`` only). ``variant``: a name of :data:`~hdc_video.synth.variants.VARIANTS`
+    -- sets ``nuisance="scene"``, ``background``, ``motions``, ``pan`` and ``glyph`` at once. Raises
+    :class:`DataError` if ``out`` is non-empty and not ``overwrite``, or on a bad argument.
     """
     out = Path(out)
     ext = ext.lstrip(".").lower()
+    if variant is not None:
+        if variant not in VARIANTS:
+            raise DataError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        v = VARIANTS[variant]
+        nuisance, background, motions, pan, glyph = "scene", v.background, v.motions, v.pan, v.glyph
+    if background not in BACKGROUNDS or pan not in PANS or glyph not in GLYPH_STYLES:
+        raise DataError(f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
+                        f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}")
+    if nuisance == "none" and (background, pan, glyph) != ("textures", "slow", "bold"):
+        raise DataError("background, pan and glyph describe a scene: they need nuisance='scene'")
     if glyphs not in GLYPHS:
         raise DataError(f"glyphs must be one of {', '.join(GLYPHS)}, got {glyphs!r}")
     most = 10 if glyphs == "digits" else len(SHAPES)
     if not 1 <= digits <= most:
         raise DataError(f"{glyphs}: the appearance classes must be in 1..{most}, got {digits}")
-    if not 1 <= motions <= len(MOTIONS):
-        raise DataError(f"motions must be in 1..{len(MOTIONS)}, got {motions}")
+    if isinstance(motions, int):
+        if not 1 <= motions <= len(MOTIONS):
+            raise DataError(f"motions must be in 1..{len(MOTIONS)}, got {motions}")
+        motion_names = MOTIONS[:motions]
+    else:
+        motion_names = tuple(motions)
+        unknown = [m for m in motion_names if m not in MOTIONS]
+        if unknown or not motion_names or len(set(motion_names)) != len(motion_names):
+            raise DataError(f"motions: {', '.join(motion_names) or 'none'} -- expected distinct names from "
+                            f"{', '.join(MOTIONS)}")
     if videos_per_class < 2:
         raise DataError(f"videos_per_class must be >= 2 (a train and a test group), got {videos_per_class}")
     if size < 16 or size % 2:
@@ -125,7 +156,6 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
     if not 1 <= test_groups < videos_per_class:
         raise DataError(f"test_groups must be in 1..{videos_per_class - 1}, got {test_groups}")
     _prepare_out(out, overwrite)
-    motion_names = MOTIONS[:motions]
     classes = [class_name(d, m, glyphs) for d in range(digits) for m in motion_names]
     jobs, train, test, attrs = [], [], [], []
     for ci, (d, m) in enumerate((d, m) for d in range(digits) for m in motion_names):
@@ -133,7 +163,8 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
         for g in range(1, videos_per_class + 1):
             rel = f"{cls}/v_{cls}_g{g:02d}_c01.{ext}"
             sample = benchmark_sample(seed, d, m, g, videos_per_class) if glyphs == "digits" else None
-            jobs.append((str(out / "videos" / rel), d, m, g, sample, seed, frames, size, nuisance, glyphs))
+            jobs.append((str(out / "videos" / rel), d, m, g, sample, seed, frames, size, nuisance, glyphs,
+                         background, pan, glyph))
             if g <= test_groups:
                 test.append(rel)
             else:
@@ -159,8 +190,12 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
     (splits / "trainlist01.txt").write_text("".join(f"{line}\n" for line in train))
     (splits / "testlist01.txt").write_text("".join(f"{line}\n" for line in test))
     (out / "attributes.csv").write_text("path,appearance,motion\n" + "".join(f"{a}\n" for a in attrs))
-    params = dict(digits=digits, motions=motions, videos_per_class=videos_per_class, frames=frames,
+    params = dict(digits=digits, motions=len(motion_names), videos_per_class=videos_per_class, frames=frames,
                   size=size, seed=seed, ext=ext, test_groups=test_groups, fps=FPS, nuisance=nuisance, glyphs=glyphs)
+    if nuisance == "scene":
+        params.update(background=background, pan=pan, glyph=glyph)
+    if variant is not None:
+        params["variant"] = variant
     meta = dict(generator="hdc_video.synth.generate_benchmark", params=params,
                 motion_names=list(motion_names), classes=classes,
                 num_train=len(train), num_test=len(test))
@@ -175,7 +210,8 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int = 6, vide
         + ", ".join(f"g{g:02d}" for g in range(1, test_groups + 1)) + ", train = the rest.",
         f"attributes.csv gives each video's appearance ({'digitN' if glyphs == 'digits' else 'the shape'}) and "
         "motion (lower case) labels.",
-        f"Nuisances: {nuisance} ({NUISANCE_HELP[nuisance]}).",
+        f"Nuisances: {nuisance} ({NUISANCE_HELP[nuisance]})"
+        + (f"; background {background}, camera pan {pan}, {glyph} glyph." if nuisance == "scene" else "."),
         "",
         "Parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()),
         "",

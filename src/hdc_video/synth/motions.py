@@ -1,4 +1,4 @@
-"""The temporal factor of the built-in benchmark: eight motion patterns of a glyph.
+"""The temporal factor of the built-in benchmark: ten motion patterns of a glyph.
 
 The motions are chosen to survive the pretraining augmentations (random resized crop, horizontal
 flip, colour jitter, grayscale):
@@ -6,8 +6,9 @@ flip, colour jitter, grayscale):
 * no left/right pair: every pattern's distribution is mirror-symmetric (``Shuttle`` is symmetric
   under ``x -> -x`` up to a phase shift; ``Orbit`` and ``Fall``'s sideways drift draw their
   direction at random);
-* ``Rise`` is exactly ``Fall`` played backwards (same parameter draws, reversed in time), so the two
-  differ only in the arrow of time and have identical position distributions.
+* arrow-of-time pairs: ``Rise`` is exactly ``Fall`` played backwards, ``Shrink`` exactly ``Grow``
+  (same parameter draws, reversed in time), so the two of a pair differ only in the direction of
+  time and have identical position and size distributions; ``Still`` is the static class.
 
 Motion amplitudes are defined over the whole video (``frames``), so an 8-frame clip with stride 2
 out of 32 frames covers half of each trajectory.
@@ -19,10 +20,12 @@ import numpy as np
 
 from hdc_video.data.errors import DataError
 
-__all__ = ["MOTIONS", "MOTION_HELP", "motion_track"]
+__all__ = ["MOTIONS", "MOTION_HELP", "REVERSED", "motion_track"]
 
 # Order matters: ``generate_benchmark(motions=k)`` uses the first k.
-MOTIONS: tuple[str, ...] = ("Fall", "Rise", "Shuttle", "Orbit", "Pulse", "Swing", "Still", "Bounce")
+MOTIONS: tuple[str, ...] = ("Fall", "Rise", "Shuttle", "Orbit", "Pulse", "Swing", "Still", "Bounce", "Grow", "Shrink")
+#: the motions played backwards in time (an arrow-of-time pair: the two differ only in direction)
+REVERSED = {"Rise": "Fall", "Shrink": "Grow"}
 MOTION_HELP = {
     "Fall": "moves down (slightly accelerating), small random sideways drift",
     "Rise": "Fall played backwards in time (moves up, decelerating)",
@@ -32,6 +35,8 @@ MOTION_HELP = {
     "Swing": "rocks about its centre by +-40-65 degrees (stays upright, so 6 and 9 stay distinct)",
     "Still": "stays put, only a ~1 px jitter",
     "Bounce": "fast vertical bouncing (|sine|, 2.5-3.5 bounces per video)",
+    "Grow": "swells steadily about a fixed position (x0.55-0.65 to x1.6-1.8 over the video)",
+    "Shrink": "Grow played backwards in time (shrinks steadily)",
 }
 
 
@@ -78,12 +83,15 @@ def motion_track(motion: str, rng: np.random.Generator, frames: int, size: int) 
         walk -= walk.mean(axis=1, keepdims=True)
         walk *= 0.015 * S / max(np.abs(walk).max(), 1e-6)
         cx, cy = cx + walk[0], cy + walk[1]
+    elif motion in ("Grow", "Shrink"):
+        scale = np.exp(rng.uniform(0.45, 0.6) * (2 * tau - 1))
+        cx, cy = np.full(T, rng.uniform(0.4, 0.6) * S), np.full(T, rng.uniform(0.4, 0.6) * S)
     elif motion == "Bounce":
         f, ph = _cycles(rng, 2.5, 3.5)
         floor = rng.uniform(0.6, 0.72) * S
         cy = floor - rng.uniform(0.16, 0.24) * S * np.abs(np.sin(np.pi * f * tau + ph))
     track = {"cx": cx, "cy": cy, "scale": scale, "angle": angle}
-    if motion == "Rise":
+    if motion in REVERSED:
         track = {k: v[::-1].copy() for k, v in track.items()}
     return {k: np.asarray(v, dtype=np.float64) for k, v in track.items()}
 

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assets import digits, glyph_colour, photos
+from .assets import digits, glyph_colour, photo_crop
 from .motions import motion_track
-from .scene import camera_path, scene_canvas, view_through
+from .scene import BACKGROUNDS, PANS, camera_path, scene_canvas, view_through
 from .shapes import SHAPES, shape_alpha
 
-__all__ = ["GLYPHS", "NUISANCES", "GLYPH_SIZE", "render_video"]
+__all__ = ["GLYPHS", "GLYPH_STYLES", "NUISANCES", "GLYPH_SIZE", "render_video"]
 
 NUISANCES = ("none", "scene")
 GLYPHS = ("digits", "shapes")
-GLYPH_SIZE = {"none": (0.35, 0.45), "scene": (0.3, 0.5)}  # glyph box side, fraction of the frame
+GLYPH_SIZE = {"none": (0.35, 0.45), "scene": (0.3, 0.5), "faint": (0.2, 0.35)}  # glyph box side / frame side
+#: ``bold``: a glyph far from the background in luminance; ``faint``: smaller, and only 0.2-0.3 from
+#: the middle of the scene's luminance band (the background's brightest or darkest parts come close)
+GLYPH_STYLES = ("bold", "faint")
 
 
 def _glyph_alpha(image8: np.ndarray, up: int = 4) -> np.ndarray:
@@ -33,21 +36,6 @@ def _glyph_alpha(image8: np.ndarray, up: int = 4) -> np.ndarray:
     g = zoom(image8, up, order=3, mode="grid-constant", grid_mode=True)
     g = np.clip((g - 0.2) / 0.45, 0.0, 1.0)
     return np.pad(g, 1)
-
-
-def _photo_background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Random square crop at a random scale of china.jpg / flower.jpg, resized to size^2, in [0,1]."""
-    from PIL import Image
-
-    photo = photos()[int(rng.integers(len(photos())))]
-    h, w = photo.shape[:2]
-    side = rng.uniform(0.3, 0.9) * min(h, w)
-    x0, y0 = rng.uniform(0, w - side), rng.uniform(0, h - side)
-    im = Image.fromarray(photo).resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
-    bg = np.asarray(im, dtype=np.float64) / 255.0
-    if rng.random() < 0.5:
-        bg = bg[:, ::-1]
-    return bg
 
 
 def _contrast(rng: np.random.Generator, hue: float, sat: float, bright: bool):
@@ -63,20 +51,27 @@ def _contrast(rng: np.random.Generator, hue: float, sat: float, bright: bool):
 
 
 def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int = 32, size: int = 64,
-                 sample: int | None = None, nuisance: str = "none",
-                 glyphs: str = "digits") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 sample: int | None = None, nuisance: str = "none", glyphs: str = "digits",
+                 background: str = "textures", pan: str = "slow",
+                 glyph: str = "bold") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render one video: ``uint8 [frames, size, size, 3]`` and its :func:`motion_track` (in frame
     coordinates: with ``scene`` the camera's pan is included).
 
     ``glyphs="digits"``: ``digit`` is the digit and ``sample`` picks its image (an index into that
     digit's ``load_digits`` samples; None draws one from ``rng``); ``glyphs="shapes"``: ``digit``
     indexes :data:`~.shapes.SHAPES` and the shape's per-video variation comes from ``rng``.
-    ``nuisance``: ``none`` or ``scene`` (see the module docstring).
+    ``nuisance``: ``none`` or ``scene`` (see the module docstring); with ``scene``, ``background``
+    (:data:`~.scene.BACKGROUNDS`) and ``pan`` (:data:`~.scene.PANS`) choose the scene's kind and the
+    camera's speed (the defaults are the original nuisance benchmark's), and ``glyph``
+    (:data:`GLYPH_STYLES`) how much the glyph stands out.
     """
     if nuisance not in NUISANCES:
         raise ValueError(f"nuisance must be one of {', '.join(NUISANCES)}, got {nuisance!r}")
     if glyphs not in GLYPHS:
         raise ValueError(f"glyphs must be one of {', '.join(GLYPHS)}, got {glyphs!r}")
+    if background not in BACKGROUNDS or pan not in PANS or glyph not in GLYPH_STYLES:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
+                         f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}")
     if glyphs == "shapes":
         alpha_src = shape_alpha(SHAPES[digit], rng)
     else:
@@ -86,20 +81,23 @@ def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int 
         alpha_src = _glyph_alpha(images[pool[k]])
     G = alpha_src.shape[0]
     if nuisance == "none":   # this draw order reproduces the original benchmark exactly
-        bg = _photo_background(rng, size)
+        bg = photo_crop(rng, size)
         bright = rng.random() < 0.5
         color, lo, hi = _contrast(rng, rng.random(), rng.uniform(0.3, 1.0), bright)
         bg = (lo + (hi - lo) * bg)[None]
     else:
         bright = rng.random() < 0.5
         color, lo, hi = _contrast(rng, rng.random(), rng.uniform(0.3, 1.0), bright)
-        pan = camera_path(rng, frames, size)
-        margin = int(np.ceil(np.abs(pan).max())) + 2
-        bg = view_through(scene_canvas(rng, size + 2 * margin, size, lo, hi), pan, size)
-    base = rng.uniform(*GLYPH_SIZE[nuisance]) * size * G / (G - 2)  # side of the padded glyph box, pixels
+        if glyph == "faint":
+            step = rng.uniform(0.2, 0.3) * (1 if bright else -1)
+            color = glyph_colour(rng.random(), rng.uniform(0.3, 1.0), (lo + hi) / 2 + step)
+        camera = camera_path(rng, frames, size, PANS[pan])
+        margin = int(np.ceil(np.abs(camera).max())) + 2
+        bg = view_through(scene_canvas(rng, size + 2 * margin, size, lo, hi, background), camera, size)
+    base = rng.uniform(*GLYPH_SIZE["faint" if glyph == "faint" else nuisance]) * size * G / (G - 2)  # box side, px
     track = motion_track(motion, rng, frames, size)
     if nuisance == "scene":  # the glyph lives in the scene: the camera's pan moves it the other way
-        track = dict(track, cx=track["cx"] - pan[:, 0], cy=track["cy"] - pan[:, 1])
+        track = dict(track, cx=track["cx"] - camera[:, 0], cy=track["cy"] - camera[:, 1])
     # inverse-map every output pixel (centre) into glyph coordinates, all frames at once
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     dx = xs[None] - track["cx"][:, None, None]

@@ -5,12 +5,16 @@ many that say nothing about the action -- the scene, its colours, the camera's o
 benchmark without them cannot show a recipe that learns such a shortcut instead of the action.
 ``scene`` gives every video:
 
-* its **own background**: a procedural texture (smooth noise, stripes, checks, blobs or a grey
-  photo crop, at a random scale and orientation) painted with a random two-colour palette -- it
-  identifies the video, never the class;
-* a **camera pan**: the view drifts over a larger canvas at a random speed (4-15 % of the frame
-  over the video) and direction, moving the background *and* the glyph (the glyph lives in the
-  scene, so even ``Still`` moves in the frame);
+* its **own background** -- it identifies the video, never the class -- of one of the
+  :data:`BACKGROUNDS` kinds: ``textures`` (the default: a procedural texture -- noise, stripes, checks,
+  blobs or a grey photo crop, at a random scale and orientation -- painted with a random two-colour
+  palette), ``smooth`` (smooth, low-contrast, coloured noise: large blobs of slowly varying hue that
+  blur cannot remove), ``flat`` (one colour), ``photos`` (a colour photo crop) or ``mixed`` (any of
+  these, drawn per video);
+* a **camera pan** (:data:`PANS`): the view drifts over a larger canvas at a random speed (``slow``:
+  4-15 % of the frame over the video; ``fast``: 15-30 %; ``none``: a still camera) and direction,
+  moving the background *and* the glyph (the glyph lives in the scene, so even ``Still`` moves in
+  the frame);
 * the glyph's colour, size and position drawn independently of the class (as in ``none``).
 
 The glyph keeps its luminance contrast with the background (bright glyph over a darker scene or the
@@ -21,11 +25,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assets import glyph_colour, photos
+from .assets import glyph_colour, photo_crop, photos
 
-__all__ = ["TEXTURES", "camera_path", "scene_canvas", "view_through"]
+__all__ = ["BACKGROUNDS", "PANS", "TEXTURES", "camera_path", "scene_canvas", "view_through"]
 
 TEXTURES = ("noise", "stripes", "checks", "blobs", "photo")
+BACKGROUNDS = ("textures", "smooth", "flat", "photos", "mixed")
+#: camera pan speed: the range of the distance the view travels over the video, in frame sides
+PANS = {"none": (0.0, 0.0), "slow": (0.04, 0.15), "fast": (0.15, 0.3)}
+_MIXED = TEXTURES + ("smooth", "flat", "photos")
 
 
 def _normalise(t: np.ndarray) -> np.ndarray:
@@ -72,13 +80,32 @@ def _texture(kind: str, rng: np.random.Generator, side: int, size: int) -> np.nd
     return _normalise(t)
 
 
-def scene_canvas(rng: np.random.Generator, side: int, size: int, lo: float, hi: float) -> np.ndarray:
-    """``float [side, side, 3]`` in [0, 1]: a random texture painted with a random two-colour palette
-    whose luminances are ``lo`` and ``hi`` (so the scene's luminance stays in ``[lo, hi]``)."""
-    t = _texture(TEXTURES[int(rng.integers(len(TEXTURES)))], rng, side, size)
-    dark = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), lo)
-    light = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), hi)
-    return dark * (1.0 - t[..., None]) + light * t[..., None]
+def scene_canvas(rng: np.random.Generator, side: int, size: int, lo: float, hi: float,
+                 background: str = "textures") -> np.ndarray:
+    """``float [side, side, 3]`` in [0, 1] whose luminance stays in ``[lo, hi]``: a background of kind
+    ``background`` (:data:`BACKGROUNDS`; ``textures``: a random texture painted with a random
+    two-colour palette whose luminances are ``lo`` and ``hi``)."""
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    kind = _MIXED[int(rng.integers(len(_MIXED)))] if background == "mixed" else background
+    if kind == "textures":
+        kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
+    if kind in TEXTURES:
+        t = _texture(kind, rng, side, size)
+        dark = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), lo)
+        light = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), hi)
+        return dark * (1.0 - t[..., None]) + light * t[..., None]
+    mid = rng.uniform(lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo))   # the scene's mean luminance
+    base = glyph_colour(rng.random(), rng.uniform(0.2, 0.8), mid)
+    if kind == "flat":
+        return np.broadcast_to(base, (side, side, 3)).copy()
+    if kind == "smooth":   # three independent smooth fields: patches of slowly varying hue, +-5-12 % contrast
+        from scipy.ndimage import gaussian_filter
+
+        sigma = rng.uniform(4.0, 10.0) * size / 64
+        t = np.stack([_normalise(gaussian_filter(rng.normal(size=(side, side)), sigma)) for _ in range(3)], -1)
+        return np.clip(base + rng.uniform(0.05, 0.12) * (2.0 * t - 1.0), lo, hi)
+    return lo + (hi - lo) * photo_crop(rng, side)   # photos: a colour photo crop squeezed into [lo, hi]
 
 
 def camera_path(rng: np.random.Generator, frames: int, size: int, speed=(0.04, 0.15)) -> np.ndarray:
