@@ -43,7 +43,7 @@ from hdc_video.train.monitor import KnnMonitor
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.run_info import start_facts
 from hdc_video.train.runner import Runner, enter_run, open_run, refuse_changes
-from hdc_video.train.runtime import autocast, prepare_backbone, resolve_precision, use_channels_last
+from hdc_video.train.runtime import autocast, choose_precision, prepare_backbone, use_channels_last
 
 log = logging.getLogger("hdc_video")
 CHECKPOINT_FORMAT = "hdc-video/1"
@@ -67,7 +67,8 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
     index = open_index(data_root, format=d.format, split=d.split, subset="train")
     augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter, brightness=d.brightness,
                           contrast=d.contrast, saturation=d.saturation, hue=d.hue, grayscale=d.grayscale,
-                          blur=d.blur, blur_sigma=tuple(d.blur_sigma))
+                          blur=d.blur, blur_sigma=tuple(d.blur_sigma), lighting=d.lighting,
+                          lighting_strength=d.lighting_strength)
     return PretrainDataset(index, make_decoder(d.decoder), TwoCropSampler(d.clip_len, d.stride), augment,
                            views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
 
@@ -88,7 +89,6 @@ class Pretrainer(Runner):
         self.cfg, self.progress = cfg, progress
         self.data_root = Path(data_root)
         validate_distributed(cfg, self.world, self.device.type)
-        self.dtype = resolve_precision(t.precision, self.device)
         self.dataset = build_pretrain_data(cfg, data_root)
         # GPU path: workers decode uint8 crops; augmentation runs batched on the device (same draw as on the CPU)
         self.augment_on_device = cfg.data.augment_on == "device" or (
@@ -99,6 +99,8 @@ class Pretrainer(Runner):
             raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
                                 f"train.batch_size={t.batch_size}")
         self.model = build_model(cfg).to(self.device)
+        self.dtype, precision = choose_precision(t.precision, self.device, self.model.backbone, cfg.data.clip_len,
+                                                 cfg.data.size, t.channels_last)
         self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
                                         use_channels_last(t.channels_last, self.device, self.dtype))
         self.model.backbone_channels_last = self.runtime["channels_last"]
@@ -123,6 +125,7 @@ class Pretrainer(Runner):
         if self.monitor is not None and resume_state is not None:
             self.monitor.step0 = dict(resume_state.get("monitor_step0", {}))
         self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=t.compile,
+                                 precision_note=precision,
                                  world_size=self.world, index=self.dataset.index, config=cfg.to_dict())
 
     def _wrap(self, model: HDC) -> torch.nn.Module:

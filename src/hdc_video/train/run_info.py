@@ -40,12 +40,13 @@ def _device_name(device: torch.device) -> str:
 
 
 def start_facts(*, device: torch.device, dtype: torch.dtype | None, runtime: dict, compile: bool,
-                world_size: int, index, config: dict[str, Any]) -> dict[str, Any]:
+                world_size: int, index, config: dict[str, Any], precision_note: str = "") -> dict[str, Any]:
     """The start-up facts of a run (``runtime``: what :func:`~hdc_video.train.runtime.prepare_backbone`
     did; ``index``: the training :class:`~hdc_video.data.index.VideoIndex`)."""
     return {
         "device": _device_name(device),
         "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+        "precision_note": precision_note or ("bf16" if dtype == torch.bfloat16 else "fp32"),
         "memory_layout": "channels_last_3d" if runtime.get("channels_last") else "contiguous",
         "time_padded_convs": int(runtime.get("time_padded_convs", 0)),
         "compile": bool(compile),
@@ -62,7 +63,7 @@ def log_start(facts: dict[str, Any], what: str = "run") -> None:
     pad = (f", {facts['time_padded_convs']} conv3d with explicit time padding (CPU bf16 workaround)"
            if facts["time_padded_convs"] else "")
     log.info("%s on %s; precision %s, %s%s; compile %s; %d process(es); torch %s", what, facts["device"],
-             facts["precision"], facts["memory_layout"], pad, "on" if facts["compile"] else "off",
+             facts["precision_note"], facts["memory_layout"], pad, "on" if facts["compile"] else "off",
              facts["world_size"], facts["torch"])
     log.info("dataset %s: format %s, %d videos, %d classes, %d skipped up front (bad_videos.txt)",
              d["root"], d["format"], d["videos"], d["classes"], d["skipped_up_front"])

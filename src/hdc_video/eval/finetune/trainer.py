@@ -64,7 +64,8 @@ from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
 from hdc_video.train.run_info import start_facts
 from hdc_video.train.runner import Runner
-from hdc_video.train.runtime import autocast, prepare_backbone, resolve_device, resolve_precision, use_channels_last
+from hdc_video.train.runtime import (autocast, choose_precision, prepare_backbone, resolve_device, resolve_precision,
+                                    use_channels_last)
 
 log = logging.getLogger("hdc_video")
 
@@ -99,9 +100,9 @@ class Finetuner(Runner):
             raise CheckpointError(f"{self.ckpt_path}: was trained on other classes than {o.data} now lists")
         self.model, self.backbone_cfg = build_network(o, state, len(self.classes))
         self.model.dropout.shard(self.rank, self.world)
-        self.dtype = resolve_precision(o.precision, self.device, training=True)
-        self.eval_dtype = resolve_precision(o.precision, self.device, training=False)
         self.model.to(self.device)
+        self.dtype, precision = choose_precision(o.precision, self.device, self.model.backbone, o.clip_len, o.size)
+        self.eval_dtype = resolve_precision(o.precision, self.device, training=False)
         self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
                                         use_channels_last("auto", self.device, self.dtype))
         self.model.channels_last = self.runtime["channels_last"]
@@ -134,6 +135,7 @@ class Finetuner(Runner):
         self.net = self.wrap(self.model)      # DDP broadcasts rank 0's weights and buffers now
         self.guard = NonFiniteGuard(self.device, step_offset=self.step)
         self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=False,
+                                 precision_note=precision,
                                  world_size=self.world, index=self.train_index, config=self.o.to_dict())
         if state is not None:
             set_rng_state(state["rng"])          # last: nothing above may consume the restored RNG
