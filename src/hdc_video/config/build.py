@@ -159,6 +159,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("data.brightness/contrast/saturation must be >= 0 and data.hue in [0, 0.5]")
     if len(d.blur_sigma) != 2 or not 0 < d.blur_sigma[0] <= d.blur_sigma[1]:
         raise ConfigError("data.blur_sigma must be [min, max] with 0 < min <= max")
+    if not 0 <= d.lighting <= 1 or d.lighting_strength < 0:
+        raise ConfigError("data.lighting must be a probability in [0, 1] and data.lighting_strength >= 0")
     if d.raw_size not in ("auto", "native") and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", d.raw_size):
         raise ConfigError(f"data.raw_size must be auto, native or HxW (e.g. 128x228), got {d.raw_size!r}")
     if t.monitor_every < 0 or t.monitor_videos < 2 or t.monitor_k < 1 or t.monitor_tolerance < 0:
@@ -168,9 +170,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("train.log_every and train.ckpt_every must be >= 1, train.warmup_steps >= 0")
     if m.temperature <= 0:
         raise ConfigError("method.temperature must be > 0")
-    if m.sc_min_steps < 1 or not 0 <= m.tc_overlap <= 1 or m.whole_views not in (2, 4) or m.invariance_floor <= 0:
-        raise ConfigError("need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4 "
-                          "and method.invariance_floor > 0")
+    if m.sc_min_steps < 1 or not 0 <= m.tc_overlap <= 1 or m.whole_views not in (2, 4) or m.invariance_floor <= 0 \
+            or m.invariance_prior < 0:
+        raise ConfigError("need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4, "
+                          "method.invariance_floor > 0 and method.invariance_prior >= 0")
     if not 0 <= m.momentum < 1 or m.queue_size < 0 or (m.queue_size and not m.momentum):
         raise ConfigError("need 0 <= method.momentum < 1 and method.queue_size >= 0; a queue needs a momentum "
                           "encoder (method.momentum > 0, e.g. 0.99)")

@@ -66,6 +66,7 @@ class MethodConfig:
     center: bool = True                  # weighting=invariance: centre features before the cosines
     min_weight: float = 0.05             # weighting=invariance: floor of α_k, β_k
     invariance_floor: float = 0.05       # weighting=invariance: floor of the deepest level's measure
+    invariance_prior: float = 0.0        # weighting=invariance: added to every measure before the ratio
     momentum: float = 0.0                # > 0: a momentum (key) encoder, EMA of backbone + heads (MoCo form)
     queue_size: int = 0                  # > 0 (needs momentum): past keys per term as extra negatives
 
@@ -92,6 +93,8 @@ class DataConfig:
     grayscale: float = 0.5               # probability
     blur: float = 0.5                    # Gaussian blur probability, sigma ~ U(blur_sigma)
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
+    lighting: float = 0.0                # probability of a random smooth lighting field (what blur leaves)
+    lighting_strength: float = 0.2       # its largest amplitude, in [0, 1] pixel units
     workers: int = 2
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
     raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native

@@ -118,7 +118,7 @@ class HDC(nn.Module):
         self.tc_queues = nn.ModuleList([KeyQueue(q, cfg.head_dim) for _ in self.levels]) if q and self.use_tc else None
         self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta, cfg.ema, cfg.min_weight,
                                       cfg.invariance, cfg.invariance_floor,
-                                      sc_active=self.sc_active if self.use_sc else None)
+                                      sc_active=self.sc_active if self.use_sc else None, prior=cfg.invariance_prior)
         # parameters that never reach the loss (DDP must then be told: find_unused_parameters)
         self.has_unused_parameters = (max(self.levels) < n_stages - 1
                                       or (cfg.weighting == "learned" and not (self.use_sc and self.use_tc)))

@@ -24,11 +24,11 @@ from hdc_video.losses import INVARIANCE_MEASURES, hd_nce, uncertainty_weighting
 class LevelWeights(nn.Module):
     def __init__(self, mode: str, levels: int, alpha=(), beta=(), ema: float = 0.99,
                  min_weight: float = 0.05, measure: str = "margin", floor: float = 0.05,
-                 sc_active: list[bool] | None = None):
+                 sc_active: list[bool] | None = None, prior: float = 0.0):
         super().__init__()
         if measure not in INVARIANCE_MEASURES:
             raise ValueError(f"unknown invariance measure {measure!r} (known: {', '.join(INVARIANCE_MEASURES)})")
-        self.mode, self.ema, self.min_weight, self.floor = mode, ema, min_weight, floor
+        self.mode, self.ema, self.min_weight, self.floor, self.prior = mode, ema, min_weight, floor, prior
         self.measure = INVARIANCE_MEASURES.index(measure)
         if mode == "fixed":
             self.register_buffer("fixed_alpha", torch.tensor(list(alpha), dtype=torch.float32))
@@ -57,7 +57,8 @@ class LevelWeights(nn.Module):
     def ratios(self, inv: Tensor, active: Tensor, deepest: int) -> Tensor:
         """Unclipped ``m_k / max(m_deepest, floor)`` per level (the deepest level: 1; 1 where not
         measured yet; 0 where the subtask does not run)."""
-        r = torch.nan_to_num(inv / inv[deepest].clamp(min=self.floor), nan=1.0)
+        m = inv.clamp(min=0)        # a level that tells nothing apart (margin <= 0) measures 0, never less
+        r = torch.nan_to_num((m + self.prior) / (m[deepest] + self.prior).clamp(min=self.floor), nan=1.0)
         r[deepest] = 1.0
         return torch.where(active, r, torch.zeros_like(r))
 

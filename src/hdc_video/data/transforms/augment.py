@@ -24,6 +24,11 @@ step saturates). Then:
 5. Gaussian blur with probability ``blur``, sigma ~ U(blur_sigma): separable grouped conv with
    per-clip kernels (kernel size fixed by the largest sigma, replicate padding). Blur commutes
    with the per-channel normalisation, so running it last changes nothing.
+6. with probability ``lighting``, a random smooth lighting field added to every frame of the clip:
+   a 3x3 grid of normal draws per channel (one shared grid on a grayscale clip), scaled by
+   U(0, ``lighting_strength``) in [0, 1] pixel units and upsampled bicubically to the frame. It
+   changes the low-frequency brightness and colour pattern of a view -- what blur cannot take from
+   a smooth background -- and leaves edges and motion alone.
 
 Random draws happen on the generator's device (a CPU generator gives the same draw whatever
 device the clips are on). ``apply`` takes its branch decisions, crop boxes and colour matrices from
@@ -39,7 +44,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .functional import check_clips, colour_affine, gaussian_blur, resized_crop, to_device, to_normalized
+from .functional import add_lighting, check_clips, colour_affine, gaussian_blur, resized_crop, to_device, to_normalized
 
 __all__ = ["AugParams", "ClipAugment"]
 
@@ -56,6 +61,7 @@ class AugParams:
     hue: torch.Tensor         # [N] in turns (-0.5..0.5), 0 = unchanged
     grayscale: torch.Tensor   # [N] bool
     sigma: torch.Tensor       # [N] float, 0 = no blur
+    light: torch.Tensor       # [N, 3, 3, 3] float: the lighting field's grid per channel, 0 = none
 
     def to(self, device) -> "AugParams":
         return AugParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -71,7 +77,7 @@ class ClipAugment:
     def __init__(self, size: int, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), flip: float = 0.5,
                  jitter: float = 0.8, brightness: float = 0.4, contrast: float = 0.4,
                  saturation: float = 0.4, hue: float = 0.1, grayscale: float = 0.2,
-                 blur: float = 0.0, blur_sigma=(0.1, 2.0)):
+                 blur: float = 0.0, blur_sigma=(0.1, 2.0), lighting: float = 0.0, lighting_strength: float = 0.2):
         if not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
         if not 0 < ratio[0] <= ratio[1]:
@@ -83,10 +89,11 @@ class ClipAugment:
         self.flip, self.jitter, self.grayscale, self.blur = flip, jitter, grayscale, blur
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
         self.blur_sigma = tuple(blur_sigma)
+        self.lighting, self.lighting_strength = lighting, lighting_strength
 
     def __repr__(self) -> str:
         keys = ("size", "scale", "ratio", "flip", "jitter", "brightness", "contrast", "saturation",
-                "hue", "grayscale", "blur", "blur_sigma")
+                "hue", "grayscale", "blur", "blur_sigma", "lighting", "lighting_strength")
         return "ClipAugment(" + ", ".join(f"{k}={getattr(self, k)}" for k in keys) + ")"
 
     # ----------------------------------------------------------------- draw
@@ -143,7 +150,13 @@ class ClipAugment:
         s_lo, s_hi = self.blur_sigma
         sigma = torch.where(blur_on, s_lo + (s_hi - s_lo) * u(n),
                             torch.zeros(n, dtype=torch.float64, device=dev)).float()
-        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma)
+        light = torch.zeros(n, 3, 3, 3, device=dev)
+        if self.lighting > 0:   # drawn last and only when on: the other draws stay those of older versions
+            on = (u(n) < self.lighting).double() * self.lighting_strength * u(n)
+            grid = torch.randn(n, 3, 3, 3, generator=g, device=dev, dtype=torch.float64)
+            grid = torch.where(grayscale[:, None, None, None], grid.mean(1, keepdim=True).expand_as(grid), grid)
+            light = (on[:, None, None, None] * grid).float()
+        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma, light)
 
     # ---------------------------------------------------------------- apply
     def apply(self, clips: torch.Tensor, p: AugParams, source=None, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,12 +167,15 @@ class ClipAugment:
         # Branch decisions, boxes and colour matrices come from the params where they were drawn
         # (the CPU, normally): no device->host sync on a GPU, the same float64 maths on every device.
         jitter, gray, blur = _any_jitter(p), bool(p.grayscale.any()), bool((p.sigma > 0).any())
+        light = bool((p.light != 0).any())
         u8 = resized_crop(clips, p.boxes, self.size, flip=p.flip, source=source)
         m, k = colour_affine(p, jitter=jitter, gray=gray) if (jitter or gray) else (None, None)
         x = to_normalized(u8, m, k, clamp=jitter, out=out)
         if blur:  # (in place on a CPU: x is this call's own tensor, or `out`)
             y = self._blur(x, to_device(p.sigma, x.device), inplace=True)
             x = y if out is None or y is out else out.copy_(y)
+        if light:
+            x = add_lighting(x, to_device(p.light, x.device))
         return x
 
     def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None,

@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MEAN", "STD", "check_clips", "colour_affine", "gaussian_blur", "normalize", "resize_clips",
+__all__ = ["MEAN", "STD", "add_lighting", "check_clips", "colour_affine", "gaussian_blur", "normalize", "resize_clips",
            "resized_crop", "to_device", "to_normalized"]
 
 MEAN = (0.43216, 0.394666, 0.37645)
@@ -189,6 +189,15 @@ def to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tens
             for ch in range(3):
                 o[ch].clamp_(lo[ch], hi[ch])
     return out
+
+
+def add_lighting(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``float [N, 3, T, S, S]`` (normalised) plus a smooth lighting field per clip, in place: ``grid``
+    ``[N, 3, g, g]`` (pixel units of [0, 1]) upsampled bicubically to ``S x S``, divided by the
+    normalisation's ``STD`` and added to every frame."""
+    field = F.interpolate(grid.float(), size=x.shape[-2:], mode="bicubic", align_corners=True)
+    field = field / torch.tensor(STD, device=x.device)[:, None, None]
+    return x.add_(field[:, :, None])
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batched: bool | None = None,
