@@ -26,6 +26,7 @@ from hdc_video.eval.source import FeatureSource
 from hdc_video.report import write_report
 from hdc_video.synth import generate_benchmark
 from hdc_video.train.pretrain import pretrain
+from hdc_video.workflows.verdict import MARGIN, verdicts
 
 log = logging.getLogger("hdc_video")
 
@@ -141,11 +142,19 @@ def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrit
                 f"{cfg.model.width}; HDC and whole: the {config} recipe for {cfg.train.steps} steps each; "
                 f"{NUM_CLIPS} clips x 1 centre crop, {d.clip_len} frames stride {d.stride}, {d.size}px; "
                 f"last-stage features, logistic regression")
-    summary = {"results": results, "times": times, "protocol": protocol, "table": table, "report": str(report)}
+    claims = verdicts(results, {tag: out / folder for tag, folder, _ in MODELS})
+    summary = {"results": results, "times": times, "protocol": protocol, "table": table, "verdicts": claims,
+               "report": str(report)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    (out / "results.md").write_text(f"# hdc demo\n\n{protocol}\n\n{table}\n\nwall time: {times['total_s']:.0f} s\n")
+    said = "\n".join(f"* {c}" for c in claims)
+    (out / "results.md").write_text(f"# hdc demo\n\n{protocol}\n\n{table}\n\n{said}\n\nwall time: "
+                                    f"{times['total_s']:.0f} s\n")
     print()
     print(table)
+    print(f"\nverdicts (a difference under {MARGIN} is within what {spec['test_groups'] * spec['digits'] * spec['motions']}"
+          " test videos give by chance):")
+    for c in claims:
+        print(f"  {c}")
     print(f"\n{protocol}")
     print(f"wall time {times['total_s']:.0f} s (benchmark {times['benchmark_s']:.0f} s, HDC "
           f"{times['pretrain_hdc_s']:.0f} s, whole {times['pretrain_whole_s']:.0f} s, evaluation "
