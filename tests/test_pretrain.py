@@ -168,3 +168,20 @@ def test_a_run_says_what_runs(tiny_bench, tmp_path):
           "train.precision=fp32"])
     start = json.loads((fp32 / "run.json").read_text())["start"]
     assert start["precision"] == "fp32" and start["time_padded_convs"] == 0 and start["memory_layout"] == "contiguous"
+
+
+def test_resume_with_more_steps_continues_on_the_new_schedule(tiny_bench, tmp_path):
+    """A finished 6-step run resumed to 10 steps: the first resumed step runs at the new schedule's lr
+    for step 6 of 10 (not the old schedule's final lr, 0), and every logged lr is the one its step used."""
+    from hdc_video.train.optim import warmup_cosine
+
+    over = TINY + ["train.log_every=1", "train.warmup_steps=2", "train.lr=0.01"]
+    pretrain(tiny_bench, tmp_path, overrides=over + ["train.steps=6"], progress=False)
+    first = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "lr" in r}
+    assert first == {k: pytest.approx(0.01 * warmup_cosine(k - 1, 6, 2), abs=1e-6) for k in range(1, 7)}  # 6 decimals
+    assert first[1] == pytest.approx(0.005) and first[6] > 0        # step 1 used the first warm-up lr
+    pretrain(tiny_bench, tmp_path, overrides=over + ["train.steps=10"], resume=True, progress=False)
+    lrs = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "lr" in r}
+    assert {k: lrs[k] for k in range(7, 11)} == {k: pytest.approx(0.01 * warmup_cosine(k - 1, 10, 2), abs=1e-6)
+                                                  for k in range(7, 11)}
+    assert lrs[7] > 0.002 and load_checkpoint(tmp_path)["step"] == 10

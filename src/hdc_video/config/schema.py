@@ -95,6 +95,7 @@ class DataConfig:
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
     lighting: float = 0.0                # probability of a random smooth lighting field (what blur leaves)
     lighting_strength: float = 0.2       # its largest amplitude, in [0, 1] pixel units
+    residual: float = 0.0                # probability that a view is its frame differences (what moves)
     workers: int = 2
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
     raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native

@@ -54,3 +54,16 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float = 0.0) ->
 def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: warmup_cosine(s, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio))
+
+
+def restore_scheduler(scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict) -> None:
+    """Load a scheduler's state and set every group's lr to the schedule's value at the restored
+    step. The schedule is a function of (step, ``train.steps``): a run resumed with a different
+    ``train.steps`` continues on the *new* schedule from its current step (the cosine re-stretched
+    over the new total: a finished 40-step run resumed to 50 goes on at the lr of step 40 of 50),
+    never at the old schedule's last lr for one step."""
+    scheduler.load_state_dict(state)
+    lrs = [base * fn(scheduler.last_epoch) for fn, base in zip(scheduler.lr_lambdas, scheduler.base_lrs)]
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    scheduler._last_lr = lrs

@@ -40,7 +40,7 @@ from hdc_video.models.registry import build_backbone
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.monitor import KnnMonitor
-from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
+from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state, restore_scheduler
 from hdc_video.train.run_info import start_facts
 from hdc_video.train.runner import Runner, enter_run, open_run, refuse_changes
 from hdc_video.train.runtime import autocast, choose_precision, prepare_backbone, use_channels_last
@@ -68,7 +68,7 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
     augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter, brightness=d.brightness,
                           contrast=d.contrast, saturation=d.saturation, hue=d.hue, grayscale=d.grayscale,
                           blur=d.blur, blur_sigma=tuple(d.blur_sigma), lighting=d.lighting,
-                          lighting_strength=d.lighting_strength)
+                          lighting_strength=d.lighting_strength, residual=d.residual)
     return PretrainDataset(index, make_decoder(d.decoder), TwoCropSampler(d.clip_len, d.stride), augment,
                            views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
 
@@ -154,7 +154,7 @@ class Pretrainer(Runner):
     def _load_state(self, st: dict) -> None:
         self.model.load_state_dict(st["model"])
         load_optimizer_state(self.optimizer, st["optimizer"])
-        self.scheduler.load_state_dict(st["scheduler"])
+        restore_scheduler(self.scheduler, st["scheduler"])
         set_rng_state(st["rng"])
         self.pos = Position(st["step"], st["epoch"], st["batch"])
 
@@ -193,6 +193,7 @@ class Pretrainer(Runner):
                 video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
                          if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
                 overlap, ids = batch.get("overlap"), batch.get("index")
+                lr = self.optimizer.param_groups[0]["lr"]          # the lr this step uses
                 loss, grad_norm, logs = self.step(video, None if overlap is None else overlap.to(self.device),
                                                   None if ids is None else ids.to(self.device))
                 clips_per_step = video.shape[0] * video.shape[1] * self.world
@@ -209,7 +210,7 @@ class Pretrainer(Runner):
                     now = time.perf_counter()
                     n_clips = clips_per_step * (self.pos.step - logged_at)
                     logged_at = self.pos.step
-                    row = {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0],
+                    row = {"loss": float(loss.detach()), "lr": lr,
                            "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
                            "clips_per_s": n_clips / max(now - tick, 1e-9), **_scalar_logs(logs)}
                     tick = now

@@ -29,6 +29,10 @@ step saturates). Then:
    U(0, ``lighting_strength``) in [0, 1] pixel units and upsampled bicubically to the frame. It
    changes the low-frequency brightness and colour pattern of a view -- what blur cannot take from
    a smooth background -- and leaves edges and motion alone.
+7. with probability ``residual``, the clip is replaced by its frame differences
+   (``x_t - x_{t-1}``, the first frame's difference repeated): what does not move -- a background,
+   however coloured or textured -- is gone, what moves is left. A positive pair of an RGB view and
+   a residual view can only be matched by what moves.
 
 Random draws happen on the generator's device (a CPU generator gives the same draw whatever
 device the clips are on). ``apply`` takes its branch decisions, crop boxes and colour matrices from
@@ -44,7 +48,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .functional import add_lighting, check_clips, colour_affine, gaussian_blur, resized_crop, to_device, to_normalized
+from .functional import add_lighting, check_clips, frame_differences, colour_affine, gaussian_blur, resized_crop, to_device, to_normalized
 
 __all__ = ["AugParams", "ClipAugment"]
 
@@ -62,6 +66,7 @@ class AugParams:
     grayscale: torch.Tensor   # [N] bool
     sigma: torch.Tensor       # [N] float, 0 = no blur
     light: torch.Tensor       # [N, 3, 3, 3] float: the lighting field's grid per channel, 0 = none
+    residual: torch.Tensor    # [N] bool: replace the clip by its frame differences
 
     def to(self, device) -> "AugParams":
         return AugParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -77,7 +82,8 @@ class ClipAugment:
     def __init__(self, size: int, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), flip: float = 0.5,
                  jitter: float = 0.8, brightness: float = 0.4, contrast: float = 0.4,
                  saturation: float = 0.4, hue: float = 0.1, grayscale: float = 0.2,
-                 blur: float = 0.0, blur_sigma=(0.1, 2.0), lighting: float = 0.0, lighting_strength: float = 0.2):
+                 blur: float = 0.0, blur_sigma=(0.1, 2.0), lighting: float = 0.0, lighting_strength: float = 0.2,
+                 residual: float = 0.0):
         if not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
         if not 0 < ratio[0] <= ratio[1]:
@@ -89,11 +95,11 @@ class ClipAugment:
         self.flip, self.jitter, self.grayscale, self.blur = flip, jitter, grayscale, blur
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
         self.blur_sigma = tuple(blur_sigma)
-        self.lighting, self.lighting_strength = lighting, lighting_strength
+        self.lighting, self.lighting_strength, self.residual = lighting, lighting_strength, residual
 
     def __repr__(self) -> str:
         keys = ("size", "scale", "ratio", "flip", "jitter", "brightness", "contrast", "saturation",
-                "hue", "grayscale", "blur", "blur_sigma", "lighting", "lighting_strength")
+                "hue", "grayscale", "blur", "blur_sigma", "lighting", "lighting_strength", "residual")
         return "ClipAugment(" + ", ".join(f"{k}={getattr(self, k)}" for k in keys) + ")"
 
     # ----------------------------------------------------------------- draw
@@ -156,7 +162,8 @@ class ClipAugment:
             grid = torch.randn(n, 3, 3, 3, generator=g, device=dev, dtype=torch.float64)
             grid = torch.where(grayscale[:, None, None, None], grid.mean(1, keepdim=True).expand_as(grid), grid)
             light = (on[:, None, None, None] * grid).float()
-        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma, light)
+        residual = u(n) < self.residual if self.residual > 0 else torch.zeros(n, dtype=torch.bool, device=dev)
+        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma, light, residual)
 
     # ---------------------------------------------------------------- apply
     def apply(self, clips: torch.Tensor, p: AugParams, source=None, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -176,6 +183,8 @@ class ClipAugment:
             x = y if out is None or y is out else out.copy_(y)
         if light:
             x = add_lighting(x, to_device(p.light, x.device))
+        if bool(p.residual.any()):
+            x = frame_differences(x, to_device(p.residual, x.device))
         return x
 
     def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None,

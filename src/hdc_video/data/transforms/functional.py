@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MEAN", "STD", "add_lighting", "check_clips", "colour_affine", "gaussian_blur", "normalize", "resize_clips",
+__all__ = ["MEAN", "STD", "add_lighting", "check_clips", "colour_affine", "frame_differences", "gaussian_blur", "normalize", "resize_clips",
            "resized_crop", "to_device", "to_normalized"]
 
 MEAN = (0.43216, 0.394666, 0.37645)
@@ -198,6 +198,15 @@ def add_lighting(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     field = F.interpolate(grid.float(), size=x.shape[-2:], mode="bicubic", align_corners=True)
     field = field / torch.tensor(STD, device=x.device)[:, None, None]
     return x.add_(field[:, :, None])
+
+
+def frame_differences(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """``float [N, C, T, H, W]`` with the clips where ``which`` (``[N]`` bool) replaced, in place, by
+    their frame differences ``x_t - x_{t-1}`` (``t = 0`` repeats ``t = 1``'s); a one-frame clip
+    becomes zeros."""
+    d = torch.zeros_like(x) if x.shape[2] < 2 else torch.diff(x, dim=2)
+    d = d if x.shape[2] < 2 else torch.cat([d[:, :, :1], d], 2)
+    return x.copy_(torch.where(which[:, None, None, None, None], d, x))
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batched: bool | None = None,

@@ -61,7 +61,7 @@ from hdc_video.eval.finetune.predict import average_video_predictions, loader_ge
 from hdc_video.eval.finetune.setup import FORMAT, build_network, check_world, load_split
 from hdc_video.train.guard import NonFiniteGuard
 from hdc_video.train.metrics import MetricsLogger, NullMetrics
-from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state
+from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state, restore_scheduler
 from hdc_video.train.run_info import start_facts
 from hdc_video.train.runner import Runner
 from hdc_video.train.runtime import (autocast, choose_precision, prepare_backbone, resolve_device, resolve_precision,
@@ -126,7 +126,7 @@ class Finetuner(Runner):
         history: list[dict] = []
         if state is not None:
             load_optimizer_state(self.optimizer, state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
+            restore_scheduler(self.scheduler, state["scheduler"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
             history = [r for r in read_history(self.history_path) if r.get("epoch", 0) <= self.epoch]
         if self.main:
@@ -160,6 +160,7 @@ class Finetuner(Runner):
         self.net.train()
         self.sampler.set_epoch(self.epoch)
         loss_sum, correct, seen = 0.0, 0, 0
+        lr = self.optimizer.param_groups[0]["lr"]
         start = tick = time.perf_counter()
         bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{o.epochs}", unit="batch",
                    disable=not (self.progress and self.main), dynamic_ncols=True)
@@ -176,6 +177,7 @@ class Finetuner(Runner):
             stats = dist.all_reduce_sum(torch.stack([loss.detach(), (logits.detach().argmax(-1) == y).sum().float()]))
             glob_loss = stats[0] / self.world
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+            lr = self.optimizer.param_groups[0]["lr"]               # the lr this step used
             self.guard.step(self.optimizer, glob_loss, grad_norm)  # skips a non-finite update on the device
             self.guard.check(lambda: f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists()
                              else "no checkpoint yet")  # this loop logs (reads) every step anyway
@@ -186,7 +188,7 @@ class Finetuner(Runner):
             correct += int(stats[1])
             seen += n
             now = time.perf_counter()
-            self.metrics.log(self.step, {"loss": float(glob_loss), "lr": self.scheduler.get_last_lr()[0],
+            self.metrics.log(self.step, {"loss": float(glob_loss), "lr": lr,
                                          "grad_norm": float(grad_norm), "epoch": self.epoch + 1,
                                          "clips_per_s": n / max(now - tick, 1e-9)})
             tick = now
@@ -194,7 +196,7 @@ class Finetuner(Runner):
         bar.close()
         self.epoch += 1
         return {"epoch": self.epoch, "step": self.step, "train_loss": loss_sum / max(seen, 1),
-                "train_acc": correct / max(seen, 1), "lr": self.scheduler.get_last_lr()[0],
+                "train_acc": correct / max(seen, 1), "lr": lr,
                 "time_s": round(time.perf_counter() - start, 3)}
 
     def evaluate(self, num_clips: int, crops: int, desc: str) -> tuple[dict, np.ndarray, np.ndarray]:
