@@ -10,7 +10,8 @@ import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro", "synth_check"]
+NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro", "synth_check",
+         "bf16_agreement", "augment_ops"]
 
 
 def _load(name: str):
@@ -95,3 +96,16 @@ def test_synth_check_smoke(capsys):
     assert _load("synth_check").main(["--smoke"]) == 0
     out = capsys.readouterr().out
     assert "one frame, repeated: motion" in out and "supervised appearance" in out
+
+
+def test_bf16_agreement_smoke(capsys):
+    assert _load("bf16_agreement").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "| r3d_18 | 4x32 | 20 | 0 |" in out and "0 failing layer(s)" in out
+
+
+def test_augment_ops_counts_fewer_launches_batched(capsys):
+    assert _load("augment_ops").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    before, after = (int(v) for v in out.split("(")[-1].split(" ops")[0].split(" -> "))
+    assert 0 < after < before

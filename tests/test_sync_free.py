@@ -9,6 +9,7 @@ where any such read raises."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -97,3 +98,33 @@ def test_device_augmentation_never_reads_the_clips():
     video.update({k: t.view(b, v, *t.shape[1:]) for k, t in vars(p).items()})
     out = views_to_device(video, aug, "meta")   # a host read of a meta tensor raises
     assert out.device.type == "meta" and out.shape == (b, v, 3, 4, 16, 16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_step_and_device_augmentation_never_sync(tiny_bench, tmp_path):
+    """On a GPU, under ``torch.cuda.set_sync_debug_mode("error")`` (which raises on any call that
+    blocks the host on the device -- the CPU probe above cannot see a blocking copy): the device
+    augmentation of a loader batch and ``Pretrainer.step`` with overlap and ids, for hdc, whole and
+    hdc with a key encoder and queues."""
+    from hdc_video.data.transforms.device import views_to_device
+
+    cases = {"hdc": ["hdc"], "whole": ["whole"], "queue": ["hdc", "method.momentum=0.99", "method.queue_size=16"]}
+    for name, (method, *extra) in cases.items():
+        cfg = build_config([method], TINY + ["train.steps=3", "train.device=cuda", "data.augment_on=device", *extra])
+        trainer = Pretrainer(cfg, tiny_bench, tmp_path / name, progress=False)
+        batch = next(iter(trainer.loader))
+        dev = trainer.device
+
+        def step():
+            video = views_to_device(batch["video"], trainer.dataset.clip_augment, dev)
+            return trainer.step(video, batch["overlap"].to(dev, non_blocking=True),
+                                batch["index"].to(dev, non_blocking=True))
+
+        step()                                      # warm-up: lazy optimizer state, cuDNN plans
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            loss, _, logs = step()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        assert torch.isfinite(loss) and logs, name

@@ -293,3 +293,26 @@ def test_lighting_is_a_smooth_field_the_same_on_every_frame_and_grey_on_grey_vie
     assert gray.any() and (~gray).any()
     assert torch.allclose(px[gray], px[gray][:, :1].expand_as(px[gray]), atol=1e-5)   # grey stays grey
     assert not torch.allclose(px[~gray], px[~gray][:, :1].expand_as(px[~gray]), atol=1e-3)
+
+
+def test_batched_resize_equals_the_per_view_float_kernel():
+    """Every view of a batch resized by two matrix products (the device path) equals one float
+    interpolate per view (torchvision's GPU arithmetic) within one level, almost always exactly:
+    downscale, upscale, flips, and sources with 2, 1 or 0 views."""
+    from hdc_video.data.transforms.resample import aa_weights
+
+    for h, w, size in ((40, 56, 24), (128, 171, 112), (30, 40, 64)):
+        clips = _random_clips(6, 3, h, w, seed=size)
+        p = ClipAugment(size, scale=(0.08, 1.0), flip=0.5).draw(9, h, w, torch.Generator().manual_seed(size))
+        assert p.flip.any() and not p.flip.all()
+        source = [0, 0, 1, 1, 2, 4, 4, 5, 5]          # clip 2: one view, clip 3: none
+        a = resized_crop(clips, p.boxes, size, p.flip, source, kernel="float")
+        b = resized_crop(clips, p.boxes, size, p.flip, source, kernel="batched")
+        diff = (a.int() - b.int()).abs()
+        assert b.shape == a.shape and b.dtype == torch.uint8
+        assert int(diff.max()) <= 1 and float((diff == 0).float().mean()) > 0.99, (h, w, size)
+    # the weights: rows sum to 1, nothing is read outside the crop, identity when nothing is resized
+    wts = aa_weights(torch.tensor([3.0, 0.0]), torch.tensor([13.0, 8.0]), 20, 8)
+    assert torch.allclose(wts.sum(-1), torch.ones(2, 8, dtype=torch.float64))
+    assert wts[0, :, :3].abs().max() == 0 and wts[0, :, 13:].abs().max() == 0
+    assert torch.equal(wts[1, :, :8], torch.eye(8, dtype=torch.float64))

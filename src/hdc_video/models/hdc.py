@@ -90,6 +90,8 @@ class HDC(nn.Module):
         crops = view_crops(views_per_crop)
         # `whole` contrasts one view of each temporal crop (c1a <-> c2a), or every view (whole_views=4)
         self.views = [0, 2] if cfg.name == "whole" and cfg.whole_views == 2 else list(range(len(crops)))
+        # the views as a slice (every other view: c1a, c2a): a list index would copy an index tensor to the device
+        self.view_slice = slice(None) if len(self.views) == len(crops) else slice(0, None, 2)
         self.tc_positive = ("any_view" if cfg.whole_views == 4 else "other_crop") if cfg.name == "whole" \
             else cfg.tc_positive
         self.register_buffer("crop_of_view", torch.tensor([crops[v] for v in self.views]), persistent=False)
@@ -133,7 +135,8 @@ class HDC(nn.Module):
             self.key.update(self._online())
 
     def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows_video: Tensor, keys: Tensor | None = None,
-              queue: KeyQueue | None = None, rows_id: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+              queue: KeyQueue | None = None, rows_id: Tensor | None = None,
+              weight: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
         ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad);
         ``keys``: the key encoder's embeddings of the same rows; ``queue`` with the rows' dataset ids."""
@@ -141,7 +144,7 @@ class HDC(nn.Module):
         if queue is not None:
             qk, qv = queue.keys.clone(), queue.valid(rows_id)   # a copy: the queue is updated before backward
         with fp32(z):
-            loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
+            loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv, weight)
         with torch.no_grad(), fp32(z):
             cand = valid if qv is None else torch.cat([valid, qv], 1)
             sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T    # each computed once
@@ -162,7 +165,7 @@ class HDC(nn.Module):
         global batch of ``W * B`` videos (same B on every rank); the loss and the logs are those of
         the global batch, identical on every rank."""
         b = video.shape[0]
-        x = video[:, self.views].flatten(0, 1)                   # row = b * V + v
+        x = video[:, self.view_slice].flatten(0, 1)              # row = b * V + v
         if self.backbone_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         feats = self.backbone(x)
@@ -211,11 +214,15 @@ class HDC(nn.Module):
             if self.use_tc:
                 c = f.mean((2, 3, 4))                             # [BV, C]
                 pos, valid = tc_masks(vid, crop, self.tc_positive, near)
+                weight = None
+                if self.cfg.tc_hard_weight != 1:   # the same video's other crop counts tc_hard_weight times
+                    hard = (vid[:, None] == vid[None, :]) & valid & ~pos
+                    weight = torch.where(hard, self.cfg.tc_hard_weight, 1.0)
                 z = gather(F.normalize(self.tc_heads[i](c).float(), dim=1))
                 kz = self._keys(kfeats, self.key.tc_heads[i] if kfeats is not None else None, k, spatial_only=False)
                 queue = self.tc_queues[i] if self.tc_queues is not None else None
                 tc_l[i], inv_tc[i], logs[f"L{k}/tc_pos_sim"] = self._term(
-                    z, gather_nograd(c.detach().float()), pos, valid, vid, kz, queue, gid)
+                    z, gather_nograd(c.detach().float()), pos, valid, vid, kz, queue, gid, weight)
                 if queue is not None:
                     enqueue.append((queue, kz, gid))
         sc, tc = torch.stack(sc_l), torch.stack(tc_l)

@@ -59,8 +59,8 @@ class LevelWeights(nn.Module):
         measured yet; 0 where the subtask does not run)."""
         m = inv.clamp(min=0)        # a level that tells nothing apart (margin <= 0) measures 0, never less
         r = torch.nan_to_num((m + self.prior) / (m[deepest] + self.prior).clamp(min=self.floor), nan=1.0)
-        r[deepest] = 1.0
-        return torch.where(active, r, torch.zeros_like(r))
+        deep = torch.arange(len(r), device=r.device) == deepest   # no Python number written into a device tensor
+        return torch.where(active, r.masked_fill(deep, 1.0), torch.zeros_like(r))
 
     def sc_ratios(self) -> Tensor:
         return self.ratios(self.inv_sc[self.measure], self.sc_active, self.deepest_sc)

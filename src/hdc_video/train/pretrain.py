@@ -74,7 +74,11 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
 
 
 def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: float(v) for k, v in logs.items()}
+    """The step's device scalars as floats, in one device->host copy."""
+    if not logs:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in logs.values()]).tolist()
+    return dict(zip(logs, values))
 
 
 class Pretrainer(Runner):
@@ -194,8 +198,9 @@ class Pretrainer(Runner):
                          if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
                 overlap, ids = batch.get("overlap"), batch.get("index")
                 lr = self.optimizer.param_groups[0]["lr"]          # the lr this step uses
-                loss, grad_norm, logs = self.step(video, None if overlap is None else overlap.to(self.device),
-                                                  None if ids is None else ids.to(self.device))
+                loss, grad_norm, logs = self.step(
+                    video, None if overlap is None else overlap.to(self.device, non_blocking=True),
+                    None if ids is None else ids.to(self.device, non_blocking=True))
                 clips_per_step = video.shape[0] * video.shape[1] * self.world
                 self.scheduler.step()
                 self.pos.step += 1

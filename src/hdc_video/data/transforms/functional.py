@@ -83,9 +83,16 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
     left-right where ``flip[i]``. ``boxes``/``flip``/``source`` are read on the host: pass CPU
     tensors (or lists) to avoid a device sync. The views of one temporal crop share a ``source``,
     so callers never stack copies of full-size frames. ``kernel``: ``"uint8"`` (torch's uint8
-    kernel, CPU only) or ``"float"`` (float, round, clamp: torchvision's GPU arithmetic); default
-    by device. The two differ by at most one level per pixel (tested)."""
+    kernel, CPU only), ``"float"`` (float, round, clamp: torchvision's GPU arithmetic, one call per
+    view) or ``"batched"`` (the same arithmetic for every view at once as two matrix products:
+    :mod:`.resample`); default ``uint8`` on a CPU, ``batched`` elsewhere. They differ by at most one
+    level per pixel (tested)."""
     check_clips(clips)
+    if kernel == "batched" or (kernel is None and clips.device.type != "cpu"):
+        from .resample import resized_crop_batched
+
+        n = boxes.shape[0]
+        return resized_crop_batched(clips, boxes, size, flip, list(range(n)) if source is None else source)
     m, t, h, w, _ = clips.shape
     rows = [[int(round(v)) for v in b] for b in boxes.tolist()]
     n = len(rows)
@@ -258,13 +265,14 @@ def _blur_plane_stack(x: torch.Tensor, weights: list[float], radius: int, out: t
 
 @contextlib.contextmanager
 def _no_tf32(device: torch.device):
-    """Full fp32 convolutions on CUDA (cuDNN defaults to TF32), so a GPU blur equals the CPU's."""
+    """Full fp32 convolutions and matrix products on CUDA (cuDNN defaults to TF32; matmuls may be
+    set to it), so a GPU blur or resize equals the CPU's."""
     if device.type != "cuda":
         yield
         return
-    old = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32 = old
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
