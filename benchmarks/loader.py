@@ -18,6 +18,8 @@ Pipelines, each a DataLoader with the same workers, batch size, EpochSampler ite
 A sample = one video's two temporal crops and V views (views/s = samples/s x V). Each round builds
 fresh loaders, discards the first W+1 batches (worker start, first ``info`` calls) and times the
 next ``--batches``; the reported rate is the median over rounds, pipelines interleaved per round.
+``--decoder-threads`` (``data.decoder_threads``, default 1; 0 = FFmpeg's automatic count, up to one
+thread per core in every worker) applies to every pipeline's PyAV decoder.
 ``--clock cpu`` (for a shared machine): no workers, one thread, samples per CPU-second of this
 process -- the pipelines' work, immune to other processes' load, without the worker IPC.
 Data sets: ``builtin`` (``generate_benchmark``: 64x64, 32 frames; demo config 8x64^2), ``ucf``
@@ -147,7 +149,8 @@ def measure_set(name: str, root: Path, a) -> list[tuple]:
     from hdc_video.train.pretrain import build_pretrain_data
 
     config, extra = SETS[name]
-    over = extra + [f"data.workers={a.workers}", f"train.batch_size={a.batch_size}"] + C.tiny_overrides(a.smoke)
+    over = extra + [f"data.workers={a.workers}", f"train.batch_size={a.batch_size}",
+                    f"data.decoder_threads={a.decoder_threads}"] + C.tiny_overrides(a.smoke)
     cfg = build_config([config], over)
     base = build_pretrain_data(cfg, root)
     warm = a.workers + 1
@@ -173,6 +176,8 @@ def main(argv=None) -> int:
     ap = C.parser(__doc__)
     ap.add_argument("--workers", type=int, default=2, help="loader worker processes (every pipeline)")
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--decoder-threads", type=int, default=1,
+                    help="FFmpeg threads per decoder (data.decoder_threads; 0 = FFmpeg's automatic count)")
     ap.add_argument("--batches", type=int, default=6, help="timed batches per pipeline and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))

@@ -179,3 +179,21 @@ def test_eval_dataset(broken_index, caplog):
     batch = collate_skip_none([ds[0], ds[2], ds[3]])
     assert batch["video"].shape == (2, 3, 3, T, 16, 16) and batch["index"].tolist() == [2, 3]
     assert collate_skip_none([None, None]) is None
+
+
+def test_decoder_threads_and_auto_workers(monkeypatch):
+    """data.decoder_threads reaches PyAV's codec (1 by default: one thread per loader worker), and
+    data.workers=-1 takes the cores this process may use, less two, per rank, within 1..16."""
+    import os
+
+    from hdc_video.data.decoders import make_decoder
+    from hdc_video.data.loading import resolve_workers
+
+    assert make_decoder("pyav", 1).threads == 1 and make_decoder("pyav").threads == 0
+    assert make_decoder("auto", 3).files.threads == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert resolve_workers(-1) == 14 and resolve_workers(-1, world_size=2) == 6 and resolve_workers(5) == 5
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert resolve_workers(-1) == 1 and resolve_workers(0) == 0
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert resolve_workers(-1) == 16

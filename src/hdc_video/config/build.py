@@ -153,8 +153,10 @@ def validate(cfg: Config) -> None:
     if not 0 <= m.ema < 1 or not 0 < m.min_weight <= 1 or m.head_dim < 1 or m.head_hidden < 0:
         raise ConfigError("need 0 <= method.ema < 1, 0 < method.min_weight <= 1, method.head_dim >= 1, "
                           "method.head_hidden >= 0")
-    if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < 0:
-        raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1] and data.workers >= 0")
+    if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < -1 \
+            or d.decoder_threads < 0:
+        raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1], data.workers >= 0 "
+                          "(or -1: auto) and data.decoder_threads >= 0 (0: FFmpeg's choice)")
     if min(d.brightness, d.contrast, d.saturation) < 0 or not 0 <= d.hue <= 0.5:
         raise ConfigError("data.brightness/contrast/saturation must be >= 0 and data.hue in [0, 0.5]")
     if len(d.blur_sigma) != 2 or not 0 < d.blur_sigma[0] <= d.blur_sigma[1]:

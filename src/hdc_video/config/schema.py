@@ -97,7 +97,8 @@ class DataConfig:
     lighting: float = 0.0                # probability of a random smooth lighting field (what blur leaves)
     lighting_strength: float = 0.2       # its largest amplitude, in [0, 1] pixel units
     residual: float = 0.0                # probability that a view is its frame differences (what moves)
-    workers: int = 2
+    workers: int = -1                    # loader processes; -1 = auto: the cores (per rank) less two, 1..16
+    decoder_threads: int = 1             # FFmpeg threads per decoder (per worker); 0 = FFmpeg's own choice
     augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
     raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
     short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last

@@ -31,6 +31,7 @@ from hdc_video.checkpoint import load_checkpoint, rng_state, set_rng_state
 from hdc_video.config import RESUMABLE, Config, build_config, changed_keys, validate_distributed
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.indexes import open_index
+from hdc_video.data.loading import resolve_workers
 from hdc_video.data.loading.pretrain import PretrainDataset, RawViewsDataset, make_pretrain_loader
 from hdc_video.data.sampling.clips import TwoCropSampler
 from hdc_video.data.transforms.augment import ClipAugment
@@ -69,8 +70,8 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
                           contrast=d.contrast, saturation=d.saturation, hue=d.hue, grayscale=d.grayscale,
                           blur=d.blur, blur_sigma=tuple(d.blur_sigma), lighting=d.lighting,
                           lighting_strength=d.lighting_strength, residual=d.residual)
-    return PretrainDataset(index, make_decoder(d.decoder), TwoCropSampler(d.clip_len, d.stride), augment,
-                           views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
+    return PretrainDataset(index, make_decoder(d.decoder, d.decoder_threads), TwoCropSampler(d.clip_len, d.stride),
+                           augment, views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
 
 
 def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -116,7 +117,8 @@ class Pretrainer(Runner):
         if resume_state is not None:
             self._load_state(resume_state)
         self.net = self._wrap(self.model)
-        self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed, cfg.data.workers,
+        self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed,
+                                           resolve_workers(cfg.data.workers, self.world),
                                            epoch=self.pos.epoch, start_batch=self.pos.batch,
                                            pin_memory=self.device.type == "cuda",
                                            max_fail_frac=cfg.data.max_fail_frac,

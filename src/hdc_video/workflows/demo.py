@@ -22,11 +22,13 @@ from pathlib import Path
 
 from hdc_video.checkpoint import load_checkpoint
 from hdc_video.config import build_config
+from hdc_video.data.loading import resolve_workers
 from hdc_video.eval.source import FeatureSource
 from hdc_video.report import write_report
 from hdc_video.synth import generate_benchmark
 from hdc_video.train.pretrain import pretrain
 from hdc_video.workflows.verdict import MARGIN, verdicts
+
 
 log = logging.getLogger("hdc_video")
 
@@ -121,7 +123,7 @@ def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrit
     t = time.perf_counter()
     ckpt = out / "hdc" / "checkpoint.pt"
     cfg = build_config(base=load_checkpoint(ckpt)["config"])
-    workers = cfg.data.workers
+    workers = resolve_workers(cfg.data.workers)
     results = {"random init": _evaluate("random init", FeatureSource(checkpoint=ckpt, random_init=True,
                                                                      seed=cfg.train.seed), bench, out / "eval" / "random",
                                         workers)}

@@ -36,6 +36,8 @@ import yaml
 
 from hdc_video.config import ConfigError, build_config, config_search_path
 from hdc_video.data.errors import DataError
+from hdc_video.data.loading import resolve_workers
+
 
 log = logging.getLogger("hdc_video")
 
@@ -148,7 +150,8 @@ def _evaluate(data: Path, run: Path, grid: Grid, row: Row, seed: int, cfg, progr
                                   clip_len=cfg.data.clip_len, stride=cfg.data.stride, size=cfg.data.size, seed=seed)
         else:
             model = FeatureSource(checkpoint=run / "checkpoint.pt")
-        model.data, model.num_clips, model.workers, model.progress = data, grid.num_clips, cfg.data.workers, progress
+        model.data, model.num_clips, model.progress = data, grid.num_clips, progress
+        model.workers = resolve_workers(cfg.data.workers)
         extract(model, feats, levels="all")
     for label in _labels(run, grid):
         dest = run / f"probe_{label}"

@@ -36,20 +36,23 @@ class AutoDecoder:
         return self._pick(path).decode(path, indices)
 
 
-def make_decoder(name: str = "pyav", **kw) -> Decoder:
-    """A decoder by name (see :mod:`hdc_video.data.decoders`); ``kw`` go to its constructor."""
+def make_decoder(name: str = "pyav", threads: int | None = None, **kw) -> Decoder:
+    """A decoder by name (see :mod:`hdc_video.data.decoders`); ``kw`` go to its constructor.
+    ``threads``: FFmpeg's threads per decoder for video files (``data.decoder_threads``; 0 =
+    FFmpeg's own choice, up to one per core -- too many inside each of many loader workers)."""
     key = str(name).lower().replace("-", "").replace("_", "")
     if key == "pyav":
-        return PyAVDecoder(**kw)
+        return PyAVDecoder(**kw, **({} if threads is None else {"threads": threads}))
     if key == "torchcodec":
         from .torchcodec import TorchCodecDecoder
 
-        return TorchCodecDecoder(**kw)
+        return TorchCodecDecoder(**kw, **({} if threads is None else {"num_ffmpeg_threads": threads}))
     if key in ("frames", "jpeg", "jpg"):
         return FrameFolderDecoder(**kw)
     if key == "auto":
         files = kw.pop("files", None)
-        return AutoDecoder(make_decoder(files) if isinstance(files, str) else files, FrameFolderDecoder(**kw))
+        files = make_decoder(files or "pyav", threads) if files is None or isinstance(files, str) else files
+        return AutoDecoder(files, FrameFolderDecoder(**kw))
     raise ValueError(f"unknown decoder {name!r} (known: {', '.join(DECODERS)})")
 
 
