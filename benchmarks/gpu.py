@@ -17,7 +17,9 @@ time / peak, where peak is a MEASURED bf16 matmul rate on this GPU (not the data
 fraction of step time spent waiting for the next batch, the fraction spent in the augmentation,
 and peak memory. Every step ends with a synchronize (so the fractions are exact; costs a few % of
 overlap). The first ``--warm`` steps of each phase are not timed; a phase stops after
-``--max-seconds``. The whole run stays under 5 minutes with the defaults.
+``--max-seconds`` of timed steps (with ``--compile`` the compilation happens in the untimed warm-up
+and is reported apart). Host syncs per step are counted under CUDA's sync-debug mode, every site
+printed with its count. The whole run stays under 5 minutes with the defaults.
 Without CUDA it prints why and exits with status 3 (``--device cpu`` runs the same code on the CPU,
 for testing only).
 """
@@ -28,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -116,8 +119,11 @@ def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, wa
     done = 0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    t_phase = time.perf_counter()
+    t_phase = t_start = time.perf_counter()
+    warm_s = 0.0
     for i in range(warm + steps):
+        if i == warm:     # the time limit counts timed steps only: compilation (in the warm-up) is apart
+            warm_s, t_phase = time.perf_counter() - t_start, time.perf_counter()
         t0 = time.perf_counter()
         batch = next(batches)
         t1 = time.perf_counter()
@@ -139,7 +145,7 @@ def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, wa
     mem = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
     return {"steps": done, "step_s": total / max(done, 1), "clips_s": done * b * v / max(total, 1e-9),
             "wait": wait / max(total, 1e-9), "aug": aug_s / max(total, 1e-9), "mem_gib": mem,
-            "loss": float(loss.detach()), "skipped": guard.check()}
+            "loss": float(loss.detach()), "skipped": guard.check(), "warm_s": warm_s}
 
 
 def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float, steps: int = 3) -> float:
@@ -168,8 +174,10 @@ def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float,
         finally:
             torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in seen if "synchroniz" in str(w.message)]
-    for w in syncs[:3]:
-        print(f"  sync: {w.filename}:{w.lineno}: {str(w.message)[:120]}", file=sys.stderr)
+    sites = Counter(f"{w.filename}:{w.lineno}" for w in syncs)
+    print(f"host syncs per step: {len(syncs) / steps:g}" + ("" if sites else " (none)"))
+    for site, n in sites.most_common():     # every site, with its count per step
+        print(f"  sync site {site}: {n / steps:g} per step")
     return len(syncs) / steps
 
 
@@ -231,6 +239,8 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
         " compiled" if a.compile else "")
     prec = "bf16" if dtype is not None else "fp32"
     rows = []
+    if a.compile:
+        print(f"{label}: compilation + {a.warm} warm-up steps took {results['synthetic']['warm_s']:.1f} s (not timed)")
     for phase, r in results.items():
         mfu = flops / r["step_s"] / peak
         rows.append((f"{label} {prec} {phase}", r["steps"], r["clips_s"], r["step_s"], flops / 1e12,

@@ -94,6 +94,8 @@ class Pretrainer(Runner):
         self.cfg, self.progress = cfg, progress
         self.data_root = Path(data_root)
         validate_distributed(cfg, self.world, self.device.type)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True     # fixed clip shapes: let cuDNN pick its fastest kernels
         self.dataset = build_pretrain_data(cfg, data_root)
         # GPU path: workers decode uint8 crops; augmentation runs batched on the device (same draw as on the CPU)
         self.augment_on_device = cfg.data.augment_on == "device" or (
