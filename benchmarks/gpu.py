@@ -4,7 +4,7 @@
 
 For R3D-18 and R(2+1)D-18 at the paper setting (``hdc`` config: 16x112^2, 4 views, batch 32,
 bf16 autocast, channels_last_3d, SGD), using the device augmentation path
-(:mod:`hdc_video.data.device_augment`: uint8 crops pinned + non_blocking to the GPU, ClipAugment
+(:mod:`hdc_video.data.transforms.device`: uint8 crops pinned + non_blocking to the GPU, ClipAugment
 on the GPU):
 
 * synthetic -- a few pinned uint8 batches in host memory, cycled (no decoding): the step bound;

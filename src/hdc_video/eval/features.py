@@ -4,7 +4,7 @@ Under ``torchrun`` (``WORLD_SIZE`` > 1) :func:`extract_features` joins the proce
 encodes the videos ``rank::world_size`` of the index, and the features are summed into full arrays
 on every rank (each row comes from exactly one rank, the others add zeros: exact), so every rank
 returns the same :class:`Features` as one process would; writing files is the caller's job, on
-rank 0 only (``hdc_video.train.distributed.is_main``).
+rank 0 only (``hdc_video.dist.is_main``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ negative masked).
 Under DDP (``torchrun``) each rank encodes its slice of the global batch, then the embeddings
 (with gradient) and the pooled features of the invariance measurement (without) are gathered
 from all ranks, rank-major, so the masks, the loss, the logs and the α/β measurement are those of
-the global batch on every rank (video id = global position). See :mod:`hdc_video.train.distributed`
+the global batch on every rank (video id = global position). See :func:`hdc_video.dist.gather_with_grad`
 for why the parameter gradients then equal the single-process ones without rescaling.
 """
 

@@ -6,7 +6,7 @@ from (seed, epoch, position), so the resumed run sees the same batches as an uni
 
 Distributed (``torchrun --nproc_per_node N -m hdc_video pretrain …``): ``train.batch_size`` is the
 global batch, each rank loads its contiguous slice of it, the model is wrapped in DDP and HDC
-gathers the embeddings of all ranks (:mod:`hdc_video.train.distributed`), so every rank computes
+gathers the embeddings of all ranks (:func:`hdc_video.dist.gather_with_grad`), so every rank computes
 the global loss and the α/β measurement of the global batch. Only rank 0 writes config.yaml,
 metrics.jsonl, TensorBoard and checkpoints and shows the progress bar. A checkpoint holds the
 unwrapped model and a global data position, so a run may resume under another number of processes

@@ -42,7 +42,7 @@ def _device_name(device: torch.device) -> str:
 def start_facts(*, device: torch.device, dtype: torch.dtype | None, runtime: dict, compile: bool,
                 world_size: int, index, config: dict[str, Any], precision_note: str = "") -> dict[str, Any]:
     """The start-up facts of a run (``runtime``: what :func:`~hdc_video.train.runtime.prepare_backbone`
-    did; ``index``: the training :class:`~hdc_video.data.index.VideoIndex`)."""
+    did; ``index``: the training :class:`~hdc_video.data.indexes.VideoIndex`)."""
     return {
         "device": _device_name(device),
         "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
