@@ -68,8 +68,8 @@ def test_fixed_weights_follow_the_levels_they_were_given_for():
                                   "method.beta=[2.0, 0.5]", "method.head_hidden=8", "method.head_dim=4"])
     model = HDC(build_backbone("r3d_18", width=0.125), cfg.method)
     assert model.levels == [1, 3]                                   # shallow -> deep
-    alpha, beta = model.weighting.weights()
-    assert alpha.tolist() == [0.25, 1.0] and beta.tolist() == [0.5, 2.0]
+    w = model.weighting.weights()
+    assert w["sc"].tolist() == [0.25, 1.0] and w["tc"].tolist() == [0.5, 2.0]
     with pytest.raises(ConfigError, match="twice"):
         build_config(overrides=["method.levels=[-1, -1]"])
 

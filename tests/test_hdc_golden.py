@@ -48,7 +48,7 @@ def _run(overrides: list[str]) -> list[dict[str, float]]:
         loss.backward()
         opt.step()
         model.momentum_update()
-        out.append({"loss": float(loss), **{k: float(v) for k, v in sorted(logs.items())}})
+        out.append({"loss": float(loss.detach()), **{k: float(v) for k, v in sorted(logs.items())}})
     return out
 
 

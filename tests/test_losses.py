@@ -146,53 +146,79 @@ def _measured(values, measure="margin"):
     return m
 
 
+def _w(weights):
+    return [weights["sc"].tolist(), weights["tc"].tolist()]
+
+
+def _update(w, sc, tc):
+    w.update({"sc": sc, "tc": tc})
+
+
+def _combine(w, sc, tc):
+    return w.combine({"sc": sc, "tc": tc})
+
+
 def test_level_weights_invariance_mode_normalises_to_deepest():
     w = LevelWeights("invariance", 3, ema=0.5, min_weight=0.05, measure="margin", floor=0.05)
-    assert [t.tolist() for t in w.weights()] == [[1.0] * 3, [1.0] * 3]      # nothing measured yet
-    w.update(_measured([0.2, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))
-    a, b = w.weights()
-    assert a.tolist() == pytest.approx([0.25, 0.625, 1.0])
-    assert b.tolist() == pytest.approx([0.05, 1.0, 1.0])       # 0.025 floored at min_weight
-    assert w.tc_ratios().tolist() == pytest.approx([0.025, 1.0, 1.0])   # logged unclipped
+    assert _w(w.weights()) == [[1.0] * 3, [1.0] * 3]                    # nothing measured yet
+    _update(w, _measured([0.2, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))
+    a, b = _w(w.weights())
+    assert a == pytest.approx([0.25, 0.625, 1.0])
+    assert b == pytest.approx([0.05, 1.0, 1.0])                 # 0.025 floored at min_weight
+    assert w.ratios("tc").tolist() == pytest.approx([0.025, 1.0, 1.0])   # logged unclipped
     w2 = LevelWeights("invariance", 2, floor=0.05)
-    w2.update(_measured([0.5, 0.5]), _measured([0.9, 0.01]))
+    _update(w2, _measured([0.5, 0.5]), _measured([0.9, 0.01]))
     # a deepest level below the floor divides by the floor; never above the deepest level's weight
-    assert w2.tc_ratios().tolist() == pytest.approx([18.0, 1.0])
-    assert w2.weights()[1].tolist() == pytest.approx([1.0, 1.0])
+    assert w2.ratios("tc").tolist() == pytest.approx([18.0, 1.0])
+    assert w2.weights()["tc"].tolist() == pytest.approx([1.0, 1.0])
     w3 = LevelWeights("invariance", 2)
-    w3.update(_measured([-0.3, 0.5]), _measured([0.2, 0.5]))                 # a negative margin
-    assert w3.weights()[0].tolist() == pytest.approx([0.05, 1.0])
-    w.update(_measured([0.4, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))   # EMA: 0.5*0.2+0.5*0.4
-    assert w.weights()[0].tolist() == pytest.approx([0.375, 0.625, 1.0])
-    total = w.combine(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.0, 0.0, 2.0]))
+    _update(w3, _measured([-0.3, 0.5]), _measured([0.2, 0.5]))             # a negative margin
+    assert w3.weights()["sc"].tolist() == pytest.approx([0.05, 1.0])
+    _update(w, _measured([0.4, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))   # EMA: 0.5*0.2+0.5*0.4
+    assert w.weights()["sc"].tolist() == pytest.approx([0.375, 0.625, 1.0])
+    total = _combine(w, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.0, 0.0, 2.0]))
     assert total.item() == pytest.approx(0.375 + 0.625 + 1.0 + 2.0)
     # the measure the weights follow is a switch: the other rows are kept (and logged) but unused
     acc = LevelWeights("invariance", 2, measure="accuracy")
-    acc.update(_measured([0.3, 0.6], "accuracy"), _measured([0.6, 0.6], "accuracy"))
-    assert acc.weights()[0].tolist() == pytest.approx([0.5, 1.0])
+    _update(acc, _measured([0.3, 0.6], "accuracy"), _measured([0.6, 0.6], "accuracy"))
+    assert acc.weights()["sc"].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_the_prior_keeps_levels_on_until_the_measures_mean_something():
+    """method.invariance_prior c: (max(m_k, 0) + c) / max(max(m_deep, 0) + c, floor). At the start of
+    training every margin is ~0 or negative: without the prior a deepest level at 0.01 and a shallow
+    one at -0.04 switch the shallow level off (min_weight); with it, both weigh 0.91. Once the deepest
+    level separates (0.4), a shallow one at 0.05 still weighs less, as the paper says."""
+    early_sc, early_tc = _measured([0.3, 0.3, 0.3]), _measured([-0.04, -0.06, 0.01])
+    old, new = LevelWeights("invariance", 3, ema=0.0), LevelWeights("invariance", 3, ema=0.0, prior=0.1)
+    for w in (old, new):
+        _update(w, early_sc, early_tc)
+    assert old.weights()["tc"].tolist() == pytest.approx([0.05, 0.05, 1.0])
+    assert new.weights()["tc"].tolist() == pytest.approx([0.1 / 0.11, 0.1 / 0.11, 1.0])
+    _update(new, early_sc, _measured([0.05, 0.2, 0.4]))
+    assert new.weights()["tc"].tolist() == pytest.approx([0.15 / 0.5, 0.3 / 0.5, 1.0])
 
 
 def test_level_weights_skip_inactive_levels_and_unmeasured_values():
-    w = LevelWeights("invariance", 3, ema=0.5, sc_active=[True, True, False])
+    w = LevelWeights("invariance", 3, {"sc": [True, True, False]}, ema=0.5)
     sc = _measured([0.2, 0.4, float("nan")])
-    w.update(sc, _measured([0.1, 0.2, 0.4]))
-    a, _ = w.weights()
-    assert a.tolist() == pytest.approx([0.5, 1.0, 0.0])         # normalised to the deepest level that runs SC
-    w.update(_measured([float("nan"), 0.8, float("nan")]), _measured([0.1, 0.2, 0.4]))   # NaN keeps the EMA
+    _update(w, sc, _measured([0.1, 0.2, 0.4]))
+    assert w.weights()["sc"].tolist() == pytest.approx([0.5, 1.0, 0.0])   # normalised to the deepest level that runs SC
+    _update(w, _measured([float("nan"), 0.8, float("nan")]), _measured([0.1, 0.2, 0.4]))   # NaN keeps the EMA
     assert w.inv_sc[0].tolist()[:2] == pytest.approx([0.2, 0.6])
-    assert w.combine(torch.tensor([1.0, 1.0, 5.0]), torch.zeros(3)).item() == pytest.approx(1 / 3 + 1.0)
-    u = LevelWeights("uniform", 2, sc_active=[True, False])
-    assert u.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(8.0)
+    assert _combine(w, torch.tensor([1.0, 1.0, 5.0]), torch.zeros(3)).item() == pytest.approx(1 / 3 + 1.0)
+    u = LevelWeights("uniform", 2, {"sc": [True, False]})
+    assert _combine(u, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(8.0)
 
 
 def test_level_weights_other_modes():
     u = LevelWeights("uniform", 2)
-    assert u.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.0)
-    assert u.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]), use_tc=False).item() == pytest.approx(3.0)
-    f = LevelWeights("fixed", 2, alpha=[0.1, 1.0], beta=[0.0, 2.0])
-    assert f.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.1)
+    assert _combine(u, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.0)
+    assert u.combine({"sc": torch.tensor([1.0, 2.0])}).item() == pytest.approx(3.0)   # SC only
+    f = LevelWeights("fixed", 2, fixed={"sc": [0.1, 1.0], "tc": [0.0, 2.0]})
+    assert _combine(f, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.1)
     learned = LevelWeights("learned", 2)
-    loss = learned.combine(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
+    loss = _combine(learned, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
     assert loss.item() == pytest.approx(10.0)                  # s = 0: weights 1, regulariser 0
     loss.backward()
     assert learned.log_var_tc.grad.tolist() == pytest.approx([-3.0 + 1.0, -4.0 + 1.0])

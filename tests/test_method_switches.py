@@ -53,8 +53,8 @@ def test_sc_is_skipped_where_a_level_has_too_few_time_steps(caplog):
     loss, logs = model(torch.randn(4, 4, 3, 8, 32, 32))
     assert "L3/sc_loss" not in logs and "L2/sc_loss" in logs and "L3/tc_loss" in logs
     assert float(logs["L2/alpha"]) == 1.0 and torch.isfinite(loss)
-    a, _ = model.weighting.weights()
-    assert a.tolist()[2] == 0.0
+    assert model.weighting.weights()["sc"].tolist()[2] == 0.0
+    assert [t.name for t in model.subtasks] == ["sc", "tc"] and model.subtasks[1].active == [True] * 3
     # 16-frame clips give the deepest level 2 time steps: SC runs everywhere
     assert HDC(build_backbone("r3d_18", width=0.125), cfg, clip_len=16).sc_active == [True, True, True]
     with pytest.raises(ValueError, match="SC runs at no level"):
@@ -92,9 +92,10 @@ def test_whole_four_views_masks_by_hand():
     assert torch.equal(valid, ~torch.eye(8, dtype=torch.bool))
     cfg = build_config(overrides=["method.name=whole", "method.whole_views=4"]).method
     model = HDC(build_backbone("r3d_18", width=0.125), cfg, clip_len=4)
-    assert model.views == [0, 1, 2, 3] and model.tc_positive == "any_view"
+    (tc,) = model.subtasks                                         # whole: TC alone, at the last level
+    assert model.views == [0, 1, 2, 3] and tc.positive == "any_view" and model.levels == [3]
     two = HDC(build_backbone("r3d_18", width=0.125), build_config(overrides=["method.name=whole"]).method)
-    assert two.views == [0, 2] and two.tc_positive == "other_crop"
+    assert two.views == [0, 2] and two.subtasks[0].positive == "other_crop"
 
 
 def test_overlap_flag_reaches_the_loss():

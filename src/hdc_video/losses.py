@@ -24,8 +24,7 @@ INVARIANCE_MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
 
 
 def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float, keys: Tensor | None = None,
-                     queue: Tensor | None = None, queue_valid: Tensor | None = None,
-                     weight: Tensor | None = None) -> Tensor:
+                     queue: Tensor | None = None, queue_valid: Tensor | None = None) -> Tensor:
     """Multi-positive InfoNCE (SupCon's "outside" form), averaged over anchors that have positives.
 
     For anchor i with positives P(i) and candidates A(i) (``valid``):
@@ -33,15 +32,11 @@ def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float, 
     (in-batch) or ``k = keys`` (a momentum encoder's embeddings of the same rows: MoCo's form).
     ``queue [Q, D]`` (past keys) with ``queue_valid [N, Q]`` adds negatives to the denominators.
     With one positive per anchor, every vector an anchor and no keys, this is the symmetric NT-Xent.
-    ``weight [N, N]`` (> 0) multiplies candidate ``a``'s term in anchor ``i``'s denominator
-    (importance-weighted negatives: ``w = 4`` counts a hard negative as four).
     """
     if z.ndim != 2 or pos.shape != (z.shape[0], z.shape[0]) or valid.shape != pos.shape:
         raise ValueError(f"contrastive_loss: z {tuple(z.shape)}, pos {tuple(pos.shape)}, valid {tuple(valid.shape)}")
     pos = pos & valid
     logits = (z @ (z if keys is None else keys).T) / temperature
-    if weight is not None:
-        logits = logits + weight.log()
     logits = logits.masked_fill(~valid, float("-inf"))
     if queue is not None:
         extra = ((z @ queue.T) / temperature).masked_fill(~queue_valid, float("-inf"))

@@ -174,9 +174,9 @@ def validate(cfg: Config) -> None:
     if m.temperature <= 0:
         raise ConfigError("method.temperature must be > 0")
     if m.sc_min_steps < 1 or not 0 <= m.tc_overlap <= 1 or m.whole_views not in (2, 4) or m.invariance_floor <= 0 \
-            or m.invariance_prior < 0 or m.tc_hard_weight <= 0:
+            or m.invariance_prior < 0:
         raise ConfigError("need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4, "
-                          "method.invariance_floor > 0, method.invariance_prior >= 0 and method.tc_hard_weight > 0")
+                          "method.invariance_floor > 0 and method.invariance_prior >= 0")
     if not 0 <= m.momentum < 1 or m.queue_size < 0 or (m.queue_size and not m.momentum):
         raise ConfigError("need 0 <= method.momentum < 1 and method.queue_size >= 0; a queue needs a momentum "
                           "encoder (method.momentum > 0, e.g. 0.99)")

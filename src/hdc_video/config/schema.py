@@ -57,7 +57,6 @@ class MethodConfig:
     sc_min_steps: int = 2                # SC is skipped at a level with fewer time steps (it would be TC)
     tc_positive: str = "same_crop"       # same_crop | other_crop (CVRL-like)
     tc_overlap: float = 0.5              # crops sharing more than this fraction of frames: no TC negative
-    tc_hard_weight: float = 1.0          # TC: the same video's other crop counts this many times as a negative
     whole_views: int = 2                 # method.name=whole: 2 (c1a <-> c2a) or 4 (every view, multi-positive)
     weighting: str = "invariance"        # invariance | uniform | fixed | learned
     invariance: str = "margin"           # weighting=invariance: margin | accuracy | mi | pos_cosine

@@ -32,10 +32,11 @@ from torch import Tensor, nn
 
 from hdc_video.config import MethodConfig
 from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_margin, cosine_sim, hard_negatives,
-                              infonce_bound, masked_mean, retrieval_accuracy, sc_masks, tc_masks)
+                              infonce_bound, masked_mean, retrieval_accuracy)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
 from hdc_video.models.momentum import KeyEncoder, KeyQueue
+from hdc_video.models.subtask import Rows, Subtask, resolve_subtasks
 from hdc_video.views import view_crops
 from hdc_video.dist import all_gather_nograd, gather_with_grad, world_size
 
@@ -83,47 +84,43 @@ class HDC(nn.Module):
             raise ValueError(f"method.levels {cfg.levels} names a stage twice")
         order = sorted(range(len(resolved)), key=resolved.__getitem__)   # shallow -> deep
         self.levels = [resolved[i] for i in order]
-        alpha = [cfg.alpha[i] for i in order] if cfg.weighting == "fixed" else []
-        beta = [cfg.beta[i] for i in order] if cfg.weighting == "fixed" else []
-        self.use_sc = cfg.name in ("hdc", "sc_only")
-        self.use_tc = cfg.name in ("hdc", "tc_only", "whole")
         crops = view_crops(views_per_crop)
         # `whole` contrasts one view of each temporal crop (c1a <-> c2a), or every view (whole_views=4)
         self.views = [0, 2] if cfg.name == "whole" and cfg.whole_views == 2 else list(range(len(crops)))
         # the views as a slice (every other view: c1a, c2a): a list index would copy an index tensor to the device
         self.view_slice = slice(None) if len(self.views) == len(crops) else slice(0, None, 2)
-        self.tc_positive = ("any_view" if cfg.whole_views == 4 else "other_crop") if cfg.name == "whole" \
-            else cfg.tc_positive
         self.register_buffer("crop_of_view", torch.tensor([crops[v] for v in self.views]), persistent=False)
         self.register_buffer("view_id", torch.arange(len(self.views)), persistent=False)
         steps = level_time_steps(backbone, clip_len) if clip_len else [None] * n_stages
-        self.sc_active = [self.use_sc and (steps[k] is None or steps[k] >= cfg.sc_min_steps) for k in self.levels]
-        for k, on in zip(self.levels, self.sc_active):
-            if self.use_sc and not on:
-                log.info("SC skipped at level L%d: its feature map has %d time step(s) for %d-frame clips, fewer "
-                         "than method.sc_min_steps=%d (SC there would be TC with the hard negative masked)",
-                         k, steps[k], clip_len, cfg.sc_min_steps)
-        if self.use_sc and not any(self.sc_active):
-            raise ValueError(f"SC runs at no level: every level of {self.levels} has fewer than "
-                             f"method.sc_min_steps={cfg.sc_min_steps} time steps for {clip_len}-frame clips")
+        self.subtasks = resolve_subtasks(cfg, self.levels, steps, clip_len)   # the one place SC/TC are decided
+        names = [t.name for t in self.subtasks]
         chans = [backbone.stage_channels[k] for k in self.levels]
-        make = lambda c: ProjectionHead(c, cfg.head_hidden, cfg.head_dim)  # noqa: E731
-        self.sc_heads = nn.ModuleList([make(c) if on else nn.Identity() for c, on in zip(chans, self.sc_active)]) \
-            if self.use_sc else None
-        self.tc_heads = nn.ModuleList([make(c) for c in chans]) if self.use_tc else None
+        q = cfg.queue_size
+        for task in self.subtasks:      # heads (and queues) per level: sc_heads.<i>, tc_heads.<i>, ...
+            make = lambda c, on: ProjectionHead(c, cfg.head_hidden, cfg.head_dim) if on else nn.Identity()  # noqa: E731
+            setattr(self, f"{task.name}_heads", nn.ModuleList([make(c, on) for c, on in zip(chans, task.active)]))
+            # an SC queue holds per-time-step vectors: T_k of them per clip, so it spans as many clips as TC's
+            setattr(self, f"{task.name}_queues", nn.ModuleList([
+                KeyQueue(q * task.queue_rows(steps[k]), cfg.head_dim) if on else nn.Identity()
+                for k, on in zip(self.levels, task.active)]) if q else None)
+        for name in {"sc", "tc"} - set(names):
+            setattr(self, f"{name}_heads", None)
+            setattr(self, f"{name}_queues", None)
         # MoCo's form (method.momentum / queue_size): keys from an EMA encoder, past keys as negatives
         self.key = KeyEncoder(self._online(), cfg.momentum) if cfg.momentum > 0 else None
-        q = cfg.queue_size
-        # an SC queue holds per-time-step vectors: T_k of them per clip, so it spans as many clips as TC's
-        self.sc_queues = nn.ModuleList([KeyQueue(q * (steps[k] or 1), cfg.head_dim) if on else nn.Identity()
-                                        for k, on in zip(self.levels, self.sc_active)]) if q and self.use_sc else None
-        self.tc_queues = nn.ModuleList([KeyQueue(q, cfg.head_dim) for _ in self.levels]) if q and self.use_tc else None
-        self.weighting = LevelWeights(cfg.weighting, len(self.levels), alpha, beta, cfg.ema, cfg.min_weight,
-                                      cfg.invariance, cfg.invariance_floor,
-                                      sc_active=self.sc_active if self.use_sc else None, prior=cfg.invariance_prior)
+        fixed = {"sc": [cfg.alpha[i] for i in order], "tc": [cfg.beta[i] for i in order]} \
+            if cfg.weighting == "fixed" else None
+        self.weighting = LevelWeights(cfg.weighting, len(self.levels), {t.name: t.active for t in self.subtasks},
+                                      fixed, cfg.ema, cfg.min_weight, cfg.invariance, cfg.invariance_floor,
+                                      cfg.invariance_prior)
         # parameters that never reach the loss (DDP must then be told: find_unused_parameters)
-        self.has_unused_parameters = (max(self.levels) < n_stages - 1
-                                      or (cfg.weighting == "learned" and not (self.use_sc and self.use_tc)))
+        self.has_unused_parameters = max(self.levels) < n_stages - 1 or (cfg.weighting == "learned"
+                                                                         and len(names) < 2)
+
+    @property
+    def sc_active(self) -> list[bool]:
+        """Where SC runs, per level (all False for a method without SC)."""
+        return next((t.active for t in self.subtasks if t.name == "sc"), [False] * len(self.levels))
 
     def _online(self) -> dict[str, nn.Module | None]:
         return {"backbone": self.backbone, "sc_heads": self.sc_heads, "tc_heads": self.tc_heads}
@@ -134,27 +131,6 @@ class HDC(nn.Module):
         if self.key is not None:
             self.key.update(self._online())
 
-    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows_video: Tensor, keys: Tensor | None = None,
-              queue: KeyQueue | None = None, rows_id: Tensor | None = None,
-              weight: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
-        ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad);
-        ``keys``: the key encoder's embeddings of the same rows; ``queue`` with the rows' dataset ids."""
-        qk = qv = None
-        if queue is not None:
-            qk, qv = queue.keys.clone(), queue.valid(rows_id)   # a copy: the queue is updated before backward
-        with fp32(z):
-            loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv, weight)
-        with torch.no_grad(), fp32(z):
-            cand = valid if qv is None else torch.cat([valid, qv], 1)
-            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T    # each computed once
-            measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
-                cosine_margin(x, pos, hard_negatives(pos, valid, rows_video), sim=sx),
-                retrieval_accuracy(z, pos, valid, sim=sz),
-                infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
-                masked_mean(sx, pos)])
-            return loss, measures, masked_mean(sz, pos)
-
     def forward(self, video: Tensor, overlap: Tensor | None = None,
                 ids: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """``video``: ``[B, V, 3, T, H, W]``; ``overlap``: ``[B]`` fraction of frames the two temporal
@@ -164,106 +140,116 @@ class HDC(nn.Module):
         Distributed (``distributed`` and world size W > 1): ``video`` is this rank's slice of a
         global batch of ``W * B`` videos (same B on every rank); the loss and the logs are those of
         the global batch, identical on every rank."""
-        b = video.shape[0]
-        x = video[:, self.view_slice].flatten(0, 1)              # row = b * V + v
+        x = video[:, self.view_slice].flatten(0, 1)             # [B*V, 3, T, H, W], row = b * V + v
         if self.backbone_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        feats = self.backbone(x)
-        kfeats = None
-        if self.key is not None:
-            with torch.no_grad():
-                kfeats = self.key.backbone(x)
+        feats = self.backbone(x)                                 # per stage: [B*V, C_k, T_k, H_k, W_k]
+        kfeats = None if self.key is None else self._key_forward(x)
+        views, near = self._batch_ids(video.shape[0], overlap, ids)   # ids of all ranks' view rows: [W*B*V]
+        losses, measures = {t.name: [] for t in self.subtasks}, {t.name: [] for t in self.subtasks}
+        logs, enqueue = {}, []
+        for i, k in enumerate(self.levels):                     # shallow -> deep
+            for task in self.subtasks:                           # SC, then TC
+                if not task.runs(i, feats[k].shape[2]):          # a zero loss, nothing measured
+                    losses[task.name].append(feats[k].new_zeros((), dtype=torch.float32))
+                    measures[task.name].append(feats[k].new_full((4,), float("nan"), dtype=torch.float32))
+                    continue
+                rows = task.rows(views, feats[k].shape[2])       # SC: one row per (view, time step); TC: per view
+                pooled = task.pool(feats[k])                     # [rows of this rank, C_k]
+                z = self._gather(F.normalize(getattr(self, f"{task.name}_heads")[i](pooled).float(), dim=1))
+                keys = self._keys(kfeats, task, i, k)            # [N, D]: the key encoder's, or None
+                queue = self._queue(task, i)
+                pos, valid = task.masks(rows, near)              # [N, N] bool
+                loss, m, logs[f"L{k}/{task.name}_pos_sim"] = self._term(
+                    z, self._gather_nograd(pooled.detach().float()), pos, valid, rows, keys, queue)
+                losses[task.name].append(loss)
+                measures[task.name].append(m)
+                if queue is not None:
+                    enqueue.append((queue, keys, rows.dataset_id))
+        losses = {n: torch.stack(v) for n, v in losses.items()}
+        if self.training:
+            self.weighting.update({n: torch.stack(v, 1) for n, v in measures.items()})
+            for queue, keys, rid in enqueue:        # every rank enqueues the global batch's keys, in rank order
+                queue.enqueue(keys, rid)
+        self._log_levels(logs, losses)
+        return self.weighting.combine(losses), logs
+
+    def _batch_ids(self, b: int, overlap: Tensor | None, ids: Tensor | None) -> tuple[Rows, Tensor | None]:
+        """Ids of every view row of the global batch (all ranks, rank-major: the single-process row
+        order), and per row whether the video's two crops overlap too much for the other crop to be
+        a TC negative (None when nothing masks it)."""
         queued = self.sc_queues is not None or self.tc_queues is not None
         if queued and ids is None:
             raise ValueError("HDC with a queue (method.queue_size) needs the videos' dataset ids: model(video, ids=...)")
-        # all ranks' rows, rank-major (rank 0's videos first): the single-process row order
-        dist_on = self._dist_on()
-        gather = gather_with_grad if dist_on else _identity
-        gather_nograd = all_gather_nograd if dist_on else _identity
-        bg = b * world_size() if dist_on else b                   # global batch
+        dev = self.crop_of_view.device
+        bg = b * world_size() if self._dist_on() else b          # global batch
         nv = len(self.views)
-        vid = torch.arange(bg, device=x.device).repeat_interleave(nv)
-        crop, view = self.crop_of_view.repeat(bg), self.view_id.repeat(bg)
-        gid = gather_nograd(ids.to(x.device, torch.long)).repeat_interleave(nv) if queued else None
-        enqueue = []
+        video = torch.arange(bg, device=dev).repeat_interleave(nv)
+        gid = self._gather_nograd(ids.to(dev, torch.long)).repeat_interleave(nv) if queued else None
         near = None
-        if overlap is not None and self.use_tc and self.tc_positive == "same_crop" and self.cfg.tc_overlap < 1:
-            near = (gather_nograd(overlap.to(x.device, torch.float32)) > self.cfg.tc_overlap)[vid]
-        n = len(self.levels)
-        nan = video.new_full((4,), float("nan"), dtype=torch.float32)
-        zero = video.new_zeros((), dtype=torch.float32)
-        sc_l, tc_l, inv_sc, inv_tc, logs = [zero] * n, [zero] * n, [nan] * n, [nan] * n, {}
-        for i, k in enumerate(self.levels):
-            f = feats[k]
-            if self.use_sc and self.sc_active[i] and f.shape[2] >= self.cfg.sc_min_steps:
-                s = f.mean((3, 4)).transpose(1, 2)                # [BV, T_k, C]
-                t_k = s.shape[1]
-                s = s.flatten(0, 1)
-                rows = vid.repeat_interleave(t_k)
-                pos, valid = sc_masks(rows, crop.repeat_interleave(t_k),
-                                      torch.arange(t_k, device=x.device).repeat(bg * nv), self.cfg.sc_other_crop,
-                                      self.cfg.sc_positives, view.repeat_interleave(t_k))
-                z = gather(F.normalize(self.sc_heads[i](s).float(), dim=1))
-                kz = self._keys(kfeats, self.key.sc_heads[i] if kfeats is not None else None, k, spatial_only=True)
-                queue = self.sc_queues[i] if self.sc_queues is not None else None
-                rid = gid.repeat_interleave(t_k) if queue is not None else None
-                sc_l[i], inv_sc[i], logs[f"L{k}/sc_pos_sim"] = self._term(
-                    z, gather_nograd(s.detach().float()), pos, valid, rows, kz, queue, rid)
-                if queue is not None:
-                    enqueue.append((queue, kz, rid))
-            if self.use_tc:
-                c = f.mean((2, 3, 4))                             # [BV, C]
-                pos, valid = tc_masks(vid, crop, self.tc_positive, near)
-                weight = None
-                if self.cfg.tc_hard_weight != 1:   # the same video's other crop counts tc_hard_weight times
-                    hard = (vid[:, None] == vid[None, :]) & valid & ~pos
-                    weight = torch.where(hard, self.cfg.tc_hard_weight, 1.0)
-                z = gather(F.normalize(self.tc_heads[i](c).float(), dim=1))
-                kz = self._keys(kfeats, self.key.tc_heads[i] if kfeats is not None else None, k, spatial_only=False)
-                queue = self.tc_queues[i] if self.tc_queues is not None else None
-                tc_l[i], inv_tc[i], logs[f"L{k}/tc_pos_sim"] = self._term(
-                    z, gather_nograd(c.detach().float()), pos, valid, vid, kz, queue, gid, weight)
-                if queue is not None:
-                    enqueue.append((queue, kz, gid))
-        sc, tc = torch.stack(sc_l), torch.stack(tc_l)
-        if self.training:
-            self.weighting.update(torch.stack(inv_sc, 1), torch.stack(inv_tc, 1))
-            for queue, kz, rid in enqueue:          # every rank enqueues the global batch's keys, in rank order
-                queue.enqueue(kz, rid)
-        loss = self.weighting.combine(sc, tc, self.use_sc, self.use_tc)
-        alpha, beta = self.weighting.weights()
-        self._log_levels(logs, sc, tc, alpha, beta)
-        return loss, logs
+        if overlap is not None and self.cfg.tc_overlap < 1:
+            near = (self._gather_nograd(overlap.to(dev, torch.float32)) > self.cfg.tc_overlap)[video]
+        return Rows(video, self.crop_of_view.repeat(bg), self.view_id.repeat(bg), dataset_id=gid), near
 
-    def _keys(self, kfeats: list[Tensor] | None, head: nn.Module | None, level: int, spatial_only: bool) -> Tensor | None:
-        """The key encoder's normalised embeddings of every row at ``level`` (all ranks' rows), or None."""
+    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows: Rows, keys: Tensor | None = None,
+              queue: KeyQueue | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
+        ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad);
+        ``keys``: the key encoder's embeddings of the same rows; ``queue``: past keys (masked by the
+        rows' dataset ids)."""
+        qk = qv = None
+        if queue is not None:
+            qk, qv = queue.keys.clone(), queue.valid(rows.dataset_id)   # a copy: the queue is updated before backward
+        with fp32(z):
+            loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
+        with torch.no_grad(), fp32(z):
+            cand = valid if qv is None else torch.cat([valid, qv], 1)
+            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T    # each computed once
+            measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
+                cosine_margin(x, pos, hard_negatives(pos, valid, rows.video), sim=sx),
+                retrieval_accuracy(z, pos, valid, sim=sz),
+                infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
+                masked_mean(sx, pos)])
+            return loss, measures, masked_mean(sz, pos)
+
+    def _queue(self, task: Subtask, i: int) -> KeyQueue | None:
+        queues = getattr(self, f"{task.name}_queues")
+        return queues[i] if queues is not None else None
+
+    @torch.no_grad()
+    def _key_forward(self, x: Tensor) -> list[Tensor]:
+        return self.key.backbone(x)
+
+    def _keys(self, kfeats: list[Tensor] | None, task: Subtask, i: int, level: int) -> Tensor | None:
+        """The key encoder's normalised embeddings of every row of ``task`` at ``level`` (all ranks'
+        rows), or None without a key encoder."""
         if kfeats is None:
             return None
         with torch.no_grad():
-            f = kfeats[level]
-            pooled = f.mean((3, 4)).transpose(1, 2).flatten(0, 1) if spatial_only else f.mean((2, 3, 4))
-            return all_gather_nograd(F.normalize(head(pooled).float(), dim=1)) if self._dist_on() else \
-                F.normalize(head(pooled).float(), dim=1)
+            head = getattr(self.key, f"{task.name}_heads")[i]
+            return self._gather_nograd(F.normalize(head(task.pool(kfeats[level])).float(), dim=1))
 
     def _dist_on(self) -> bool:
         return self.gather_across_ranks and world_size() > 1
 
-    def _log_levels(self, logs: dict, sc: Tensor, tc: Tensor, alpha: Tensor, beta: Tensor) -> None:
+    def _gather(self, x: Tensor) -> Tensor:
+        return gather_with_grad(x) if self._dist_on() else x
+
+    def _gather_nograd(self, x: Tensor) -> Tensor:
+        return all_gather_nograd(x) if self._dist_on() else x
+
+    def _log_levels(self, logs: dict, losses: dict[str, Tensor]) -> None:
         w = self.weighting
-        sc_ratio, tc_ratio = w.sc_ratios(), w.tc_ratios()
-        for i, k in enumerate(self.levels):
-            for task, on, loss, weight, inv, ratio in (
-                    ("sc", self.use_sc and self.sc_active[i], sc, alpha, w.inv_sc, sc_ratio),
-                    ("tc", self.use_tc, tc, beta, w.inv_tc, tc_ratio)):
-                if not on:
+        weights = w.weights()
+        for task in self.subtasks:
+            ratio, inv = w.ratios(task.name), w.invariance(task.name)
+            weight_name = "alpha" if task.name == "sc" else "beta"
+            for i, k in enumerate(self.levels):
+                if not task.active[i]:
                     continue
-                logs[f"L{k}/{task}_loss"] = loss[i].detach()
-                logs[f"L{k}/{'alpha' if task == 'sc' else 'beta'}"] = weight[i]
-                logs[f"L{k}/{task}_invariance"] = inv[w.measure, i]
-                logs[f"L{k}/{task}_inv_ratio"] = ratio[i]
+                logs[f"L{k}/{task.name}_loss"] = losses[task.name][i].detach()
+                logs[f"L{k}/{weight_name}"] = weights[task.name][i]
+                logs[f"L{k}/{task.name}_invariance"] = inv[w.measure, i]
+                logs[f"L{k}/{task.name}_inv_ratio"] = ratio[i]
                 for j, name in enumerate(INVARIANCE_MEASURES):
-                    logs[f"L{k}/{task}_{name}"] = inv[j, i]
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
+                    logs[f"L{k}/{task.name}_{name}"] = inv[j, i]

@@ -48,7 +48,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .functional import add_lighting, check_clips, frame_differences, colour_affine, gaussian_blur, resized_crop, to_device, to_normalized
+from .functional import (add_lighting, check_clips, colour_affine, frame_differences, gaussian_blur, resized_crop,
+                         to_device, to_normalized)
 
 __all__ = ["AugParams", "ClipAugment"]
 

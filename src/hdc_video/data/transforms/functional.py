@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
+
+from .resample import no_tf32, resized_crop_batched, to_device
 
 __all__ = ["MEAN", "STD", "add_lighting", "check_clips", "colour_affine", "frame_differences", "gaussian_blur", "normalize", "resize_clips",
            "resized_crop", "to_device", "to_normalized"]
@@ -89,8 +90,6 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
     level per pixel (tested)."""
     check_clips(clips)
     if kernel == "batched" or (kernel is None and clips.device.type != "cpu"):
-        from .resample import resized_crop_batched
-
         n = boxes.shape[0]
         return resized_crop_batched(clips, boxes, size, flip, list(range(n)) if source is None else source)
     m, t, h, w, _ = clips.shape
@@ -139,11 +138,6 @@ def colour_affine(p, jitter: bool = True, gray: bool = True):
     if gray:
         m = torch.where(p.grayscale.view(n, 1, 1), to_grey @ m, m)
     return m, k
-
-
-def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host -> device without a stream sync (a blocking copy would wait for the GPU's queue)."""
-    return x if x.device == device else x.to(device, non_blocking=True)
 
 
 def to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tensor | None = None,
@@ -240,7 +234,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batche
         return out
     weight = kern.repeat_interleave(c * t, dim=0)  # one kernel per (clip, channel, frame)
     y = x.reshape(1, n * c * t, h, w)
-    with _no_tf32(x.device):
+    with no_tf32(x.device):
         y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"),
                      weight.view(-1, 1, 1, 2 * radius + 1), groups=n * c * t)
         y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"),
@@ -261,18 +255,3 @@ def _blur_plane_stack(x: torch.Tensor, weights: list[float], radius: int, out: t
     torch.mul(padded[:, 0:h], weights[0], out=out)
     for j in range(1, len(weights)):
         out.add_(padded[:, j:j + h], alpha=weights[j])
-
-
-@contextlib.contextmanager
-def _no_tf32(device: torch.device):
-    """Full fp32 convolutions and matrix products on CUDA (cuDNN defaults to TF32; matmuls may be
-    set to it), so a GPU blur or resize equals the CPU's."""
-    if device.type != "cuda":
-        yield
-        return
-    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old

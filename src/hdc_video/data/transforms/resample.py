@@ -17,9 +17,11 @@ placeholder views, which are dropped.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
-__all__ = ["aa_weights", "resized_crop_batched"]
+__all__ = ["aa_weights", "no_tf32", "resized_crop_batched", "to_device"]
 
 
 def aa_weights(lo: torch.Tensor, hi: torch.Tensor, in_size: int, out_size: int) -> torch.Tensor:
@@ -46,8 +48,6 @@ def resized_crop_batched(clips: torch.Tensor, boxes: torch.Tensor, size: int, fl
     cropped to ``boxes[i]`` (integer ``x1, y1, x2, y2`` on the host, clipped to the frame), resized
     (antialiased bilinear) and mirrored where ``flip[i]`` -- :func:`~.functional.resized_crop` with
     ``kernel="float"``, for the whole batch at once."""
-    from .functional import _no_tf32, to_device
-
     m, t, h, w, _ = clips.shape
     box = boxes.detach().to("cpu", torch.float64).round()
     x1, y1 = box[:, 0].clamp(0, w - 1), box[:, 1].clamp(0, h - 1)
@@ -70,9 +70,29 @@ def resized_crop_batched(clips: torch.Tensor, boxes: torch.Tensor, size: int, fl
     dev = clips.device
     wy_all, wx_all = to_device(wy_all.float(), dev), to_device(wx_all.float(), dev)
     pick = to_device(src * k_max + slot, dev)
-    with _no_tf32(dev):
+    with no_tf32(dev):
         x = clips.float()                                                     # [M, T, H, W, 3]
         rows = torch.einsum("mksh,mthwc->mktswc", wy_all, x)                  # [M, K, T, S, W, 3]
         out = torch.einsum("mkrw,mktswc->mktsrc", wx_all, rows)               # [M, K, T, S, S, 3]
     out = out.reshape(m * k_max, t, size, size, 3).index_select(0, pick)
     return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host -> device without a stream sync (a blocking copy would wait for the GPU's queue)."""
+    return x if x.device == device else x.to(device, non_blocking=True)
+
+
+@contextlib.contextmanager
+def no_tf32(device: torch.device):
+    """Full fp32 convolutions and matrix products on CUDA (cuDNN defaults to TF32; matmuls may be
+    set to it), so a GPU blur or resize equals the CPU's."""
+    if device.type != "cuda":
+        yield
+        return
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
