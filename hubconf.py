@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 _src = Path(__file__).resolve().parent / "src"
-if _src.is_dir() and str(_src) not in sys.path:       # a checkout used without `pip install`
+if _src.is_dir() and str(_src) not in sys.path:  # a checkout used without `pip install`
     sys.path.insert(0, str(_src))
 
 dependencies = ["torch", "torchvision"]

@@ -15,8 +15,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -30,13 +30,21 @@ if str(ROOT / "src") not in sys.path:  # run from a checkout without `pip instal
 def parser(doc: str) -> argparse.ArgumentParser:
     """A parser whose description is the script's docstring; adds ``--smoke`` and ``--threads``."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--smoke", action="store_true",
-                    help="tiny sizes, a few iterations: checks the script runs (numbers meaningless)")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="torch intra-op threads in the main process (0 = torch's default)")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall: elapsed time; cpu: this process's CPU time (all its threads) -- robust "
-                         "on a shared machine, best with --threads 1")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, a few iterations: checks the script runs (numbers meaningless)",
+    )
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch intra-op threads in the main process (0 = torch's default)"
+    )
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time (all its threads) -- robust "
+        "on a shared machine, best with --threads 1",
+    )
     return ap
 
 
@@ -63,8 +71,10 @@ def cpu_model() -> str:
 
 def machine_line() -> str:
     cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
-    return (f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({cap}), {torch.get_num_threads()} torch threads")
+    return (
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({cap}), {torch.get_num_threads()} torch threads"
+    )
 
 
 # ------------------------------------------------------------------------------- data sets ---
@@ -89,10 +99,12 @@ def builtin_set(out: Path, smoke: bool = False) -> Path:
     if (out / "meta.json").exists():
         return out
     if smoke:
-        return generate_benchmark(out, digits=2, motions=2, videos_per_class=3, frames=24, size=48,
-                                  test_groups=1, progress=False)
-    return generate_benchmark(out, digits=4, motions=6, videos_per_class=4, frames=32, size=64,
-                              test_groups=1, progress=False)
+        return generate_benchmark(
+            out, digits=2, motions=2, videos_per_class=3, frames=24, size=48, test_groups=1, progress=False
+        )
+    return generate_benchmark(
+        out, digits=4, motions=6, videos_per_class=4, frames=32, size=64, test_groups=1, progress=False
+    )
 
 
 def _write_one(job: tuple) -> None:
@@ -133,8 +145,9 @@ def sync(device: torch.device | str | None = None) -> None:
         torch.cuda.synchronize()
 
 
-def interleaved(candidates: dict[str, Callable[[], object]], rounds: int, warmup: int = 1,
-                device=None, clock_name: str = "wall") -> dict[str, float]:
+def interleaved(
+    candidates: dict[str, Callable[[], object]], rounds: int, warmup: int = 1, device=None, clock_name: str = "wall"
+) -> dict[str, float]:
     """Median seconds per call of each candidate, calls interleaved round-robin after ``warmup``
     (``clock_name="cpu"``: CPU seconds of this process instead of elapsed seconds)."""
     now = clock(clock_name)
@@ -158,10 +171,11 @@ def interleaved(candidates: dict[str, Callable[[], object]], rounds: int, warmup
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence], notes: Sequence[str] = ()) -> str:
     """A plain-text table (first column left-aligned, the rest right-aligned); printed and returned."""
     cells = [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
-              for i, h in enumerate(header)]
-    line = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])  # noqa: E731
-                               for i, c in enumerate(r))
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(header)]
+    line = lambda r: "  ".join(
+        c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])  # noqa: E731
+        for i, c in enumerate(r)
+    )
     out = [title, line([str(h) for h in header]), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in cells]
     out += [f"  {n}" for n in notes]
@@ -181,6 +195,12 @@ def _fmt(x) -> str:
 def tiny_overrides(smoke: bool) -> list[str]:
     """The config used when a benchmark needs a model but no particular size (CPU scale)."""
     if smoke:
-        return ["model.width=0.125", "method.head_hidden=32", "method.head_dim=16", "data.clip_len=4",
-                "data.size=32", "train.batch_size=2"]
+        return [
+            "model.width=0.125",
+            "method.head_hidden=32",
+            "method.head_dim=16",
+            "data.clip_len=4",
+            "data.size=32",
+            "train.batch_size=2",
+        ]
     return []

@@ -18,14 +18,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
-
 #: operations that only make a view of a tensor (no kernel runs)
-VIEWS = {"select", "slice", "permute", "view", "unsqueeze", "squeeze", "expand", "as_strided", "t", "transpose",
-         "detach", "alias", "_unsafe_view", "unflatten", "split", "unbind", "diagonal", "narrow", "lift_fresh"}
+VIEWS = {
+    "select",
+    "slice",
+    "permute",
+    "view",
+    "unsqueeze",
+    "squeeze",
+    "expand",
+    "as_strided",
+    "t",
+    "transpose",
+    "detach",
+    "alias",
+    "_unsafe_view",
+    "unflatten",
+    "split",
+    "unbind",
+    "diagonal",
+    "narrow",
+    "lift_fresh",
+}
 
 
 class DeviceOps(TorchDispatchMode):
@@ -65,6 +82,7 @@ def main(argv=None) -> int:
     for kernel in ("float", "batched"):
         functional.resized_crop = lambda *args, _k=kernel, **kw: original(*args, **{**kw, "kernel": _k})
         import hdc_video.data.transforms.augment as augment_module
+
         augment_module.resized_crop = functional.resized_crop
         with DeviceOps("meta") as probe:
             out = views_to_device(video, aug, "meta")
@@ -72,9 +90,11 @@ def main(argv=None) -> int:
         assert out.shape == (b, v, 3, a.clip_len, a.size, a.size)
     functional.resized_crop = augment_module.resized_crop = original
     before, after = sum(counts["float"].values()), sum(counts["batched"].values())
-    print(f"batch {b} x {v} views of {a.clip_len}x{a.size}^2 from {h}x{w} raw frames (jitter, grayscale, blur, "
-          f"lighting on)")
-    print(f"| crop kernel | device ops (kernel launches) per batch | top ops |\n|---|---:|---|")
+    print(
+        f"batch {b} x {v} views of {a.clip_len}x{a.size}^2 from {h}x{w} raw frames (jitter, grayscale, blur, "
+        f"lighting on)"
+    )
+    print("| crop kernel | device ops (kernel launches) per batch | top ops |\n|---|---:|---|")
     for name, c in counts.items():
         top = ", ".join(f"{k} {n}" for k, n in c.most_common(4))
         print(f"| {name} | {sum(c.values())} | {top} |")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import torch  # noqa: E402
 
 ALL = ["r3d_18", "r2plus1d_18", "r3d_10", "r2plus1d_10", "c3d", "s3d"]
@@ -38,20 +37,22 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", action="store_true", help="print every layer, not only the failing ones")
     a = ap.parse_args(argv)
     C.setup_threads(a.threads)
+    import os
+
     from hdc_video.models.registry import build_backbone
     from hdc_video.models.time_padding import pad_time_explicitly
     from hdc_video.train.bf16_check import QUANTITIES, check_bf16
     from hdc_video.train.runtime import cpu_bf16_path
 
-    import os
-
     shapes = ["4x32"] if a.smoke else a.shapes
     backbones = a.backbones[:1] if a.smoke else a.backbones
-    print(f"CPU {C.cpu_model()}, oneDNN kernel path {cpu_bf16_path()} (ONEDNN_MAX_CPU_ISA="
-          f"{os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}), torch {torch.__version__}; width {a.width}, "
-          f"{a.clips} clips, {'NCDHW' if a.contiguous else 'channels_last_3d'}, "
-          f"{'no time padding' if a.no_padding else 'time padding (the CPU workaround)'}")
-    print(f"\n| backbone | clip | layers | failing | worst kernel / correct-bf16 error (where) | s |")
+    print(
+        f"CPU {C.cpu_model()}, oneDNN kernel path {cpu_bf16_path()} (ONEDNN_MAX_CPU_ISA="
+        f"{os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}), torch {torch.__version__}; width {a.width}, "
+        f"{a.clips} clips, {'NCDHW' if a.contiguous else 'channels_last_3d'}, "
+        f"{'no time padding' if a.no_padding else 'time padding (the CPU workaround)'}"
+    )
+    print("\n| backbone | clip | layers | failing | worst kernel / correct-bf16 error (where) | s |")
     print("|---|---|---:|---:|---|---:|")
     failed = 0
     for name in backbones:
@@ -68,18 +69,24 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             try:
                 rep = check_bf16(net, x)
-            except RuntimeError as e:   # e.g. a clip too short for the backbone
+            except RuntimeError as e:  # e.g. a clip too short for the backbone
                 print(f"| {name} | {shape} | - | - | {str(e).splitlines()[0][:60]} | - |")
                 continue
-            worst = max((lay.kernel[q] / max(lay.emulated[q], 1e-12), lay.name, q)
-                        for lay in rep.layers for q in QUANTITIES)
+            worst = max(
+                (lay.kernel[q] / max(lay.emulated[q], 1e-12), lay.name, q) for lay in rep.layers for q in QUANTITIES
+            )
             failed += len(rep.failures)
-            print(f"| {name} | {shape} | {len(rep.layers)} | {len(rep.failures)} | {worst[0]:.2f} ({worst[2]} of "
-                  f"{worst[1]}) | {time.perf_counter() - t0:.1f} |", flush=True)
+            print(
+                f"| {name} | {shape} | {len(rep.layers)} | {len(rep.failures)} | {worst[0]:.2f} ({worst[2]} of "
+                f"{worst[1]}) | {time.perf_counter() - t0:.1f} |",
+                flush=True,
+            )
             for lay in rep.layers if a.layers else rep.failures:
                 errs = ", ".join(f"{q} {lay.kernel[q]:.4f} / {lay.emulated[q]:.4f}" for q in QUANTITIES)
-                print(f"|  | {lay.name} {lay.shape} | | {'FAIL' if lay.problems else ''} | {errs} "
-                      f"{'; '.join(lay.problems)} | |")
+                print(
+                    f"|  | {lay.name} {lay.shape} | | {'FAIL' if lay.problems else ''} | {errs} "
+                    f"{'; '.join(lay.problems)} | |"
+                )
     print(f"\n{failed} failing layer(s)")
     return 0
 

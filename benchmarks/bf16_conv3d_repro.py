@@ -43,9 +43,14 @@ def scan_shapes():
     """Depths 1-6 x the kernels of R3D / R(2+1)D / C3D / S3D, both strides."""
     out = []
     for d in (1, 2, 3, 4, 6):
-        for k, s, p in (((3, 1, 1), (1, 1, 1), (1, 0, 0)), ((3, 3, 3), (1, 1, 1), (1, 1, 1)),
-                        ((3, 3, 3), (2, 2, 2), (1, 1, 1)), ((3, 1, 1), (2, 1, 1), (1, 0, 0)),
-                        ((1, 3, 3), (1, 1, 1), (0, 1, 1)), ((5, 1, 1), (1, 1, 1), (2, 0, 0))):
+        for k, s, p in (
+            ((3, 1, 1), (1, 1, 1), (1, 0, 0)),
+            ((3, 3, 3), (1, 1, 1), (1, 1, 1)),
+            ((3, 3, 3), (2, 2, 2), (1, 1, 1)),
+            ((3, 1, 1), (2, 1, 1), (1, 0, 0)),
+            ((1, 3, 3), (1, 1, 1), (0, 1, 1)),
+            ((5, 1, 1), (1, 1, 1), (2, 0, 0)),
+        ):
             if d + 2 * p[0] >= k[0]:
                 out.append((16, 64, 64, d, 8, k, s, p))
     for h in (2, 4):  # small spatial maps with spatial padding only
@@ -56,7 +61,7 @@ def scan_shapes():
 def poison(torch) -> None:
     """Fill recycled heap memory with NaN: allocate and free a few NaN buffers (4 to 64 MiB)."""
     for mib in (4, 16, 64):
-        t = torch.full((mib * 2 ** 18,), float("nan"))
+        t = torch.full((mib * 2**18,), float("nan"))
         del t
 
 
@@ -77,7 +82,7 @@ def run_case(torch, case, reps: int, channels_last: bool, explicit: bool, do_poi
         x.grad = w.grad = None
         if do_poison:
             poison(torch)
-        if explicit:   # the workaround: pad time by hand, the convolution sees depth padding 0
+        if explicit:  # the workaround: pad time by hand, the convolution sees depth padding 0
             y = F.conv3d(F.pad(x, (0, 0, 0, 0, p[0], p[0])), w, None, s, (0, p[1], p[2]))
         else:
             y = F.conv3d(x, w, None, s, p)
@@ -92,7 +97,7 @@ def describe(case) -> str:
     return f"N{n} C{ci}->{co} D{d} H=W{h} k{'x'.join(map(str, k))} s{'x'.join(map(str, s))} p{'x'.join(map(str, p))}"
 
 
-def cpu_model() -> str:   # as benchmarks/_common.py, repeated: this file must run on its own
+def cpu_model() -> str:  # as benchmarks/_common.py, repeated: this file must run on its own
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -127,14 +132,19 @@ def kernels(isa: str | None) -> None:
     if isa:
         env["ONEDNN_MAX_CPU_ISA"] = isa.upper()
     for layout in ("contiguous_format", "channels_last_3d"):
-        code = ("import torch, torch.nn.functional as F; m = torch." + layout + "; "
-                "x = torch.randn(16, 64, 2, 8, 8).contiguous(memory_format=m).bfloat16().requires_grad_(); "
-                "w = (torch.randn(64, 64, 3, 1, 1) * 0.05).contiguous(memory_format=m).bfloat16().requires_grad_(); "
-                "y = F.conv3d(x, w, None, 1, (1, 0, 0)); y.backward(torch.ones_like(y))")
+        code = (
+            "import torch, torch.nn.functional as F; m = torch." + layout + "; "
+            "x = torch.randn(16, 64, 2, 8, 8).contiguous(memory_format=m).bfloat16().requires_grad_(); "
+            "w = (torch.randn(64, 64, 3, 1, 1) * 0.05).contiguous(memory_format=m).bfloat16().requires_grad_(); "
+            "y = F.conv3d(x, w, None, 1, (1, 0, 0)); y.backward(torch.ones_like(y))"
+        )
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
         rows = [ln.split(",") for ln in res.stdout.splitlines() if ",convolution," in ln]
-        print(f"oneDNN primitives, {layout}:" if rows else
-              f"no oneDNN verbose output for {layout} (rc {res.returncode}): {res.stderr[-300:]}")
+        print(
+            f"oneDNN primitives, {layout}:"
+            if rows
+            else f"no oneDNN verbose output for {layout} (rc {res.returncode}): {res.stderr[-300:]}"
+        )
         for r in rows:
             problem = next((f for f in r if f.startswith("mb")), "")
             print(f"  {r[6]:32s} {r[7]:18s} {problem}")
@@ -143,9 +153,12 @@ def kernels(isa: str | None) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=200, help="identical calls per shape (default 200)")
-    ap.add_argument("--isa", default=None,
-                    help="cap oneDNN's ISA (sets ONEDNN_MAX_CPU_ISA before torch loads), e.g. avx512_core_bf16 "
-                         "to run the non-AMX kernel on an AMX machine")
+    ap.add_argument(
+        "--isa",
+        default=None,
+        help="cap oneDNN's ISA (sets ONEDNN_MAX_CPU_ISA before torch loads), e.g. avx512_core_bf16 "
+        "to run the non-AMX kernel on an AMX machine",
+    )
     ap.add_argument("--scan", action="store_true", help="every shape of scan_shapes(), not only the failing one")
     ap.add_argument("--no-poison", action="store_true", help="do not fill recycled memory with NaN first")
     ap.add_argument("--kernels", action="store_true", help="print oneDNN's kernel names for the failing case")
@@ -161,9 +174,11 @@ def main(argv=None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     reps = 2 if a.smoke else a.reps
-    print(f"torch {torch.__version__}, oneDNN {onednn_version(torch)}"
-          f", CPU {cpu_model()} ({cpu_flags()}), ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}, "
-          f"{torch.get_num_threads()} threads, poison={'off' if a.no_poison else 'on'}")
+    print(
+        f"torch {torch.__version__}, oneDNN {onednn_version(torch)}"
+        f", CPU {cpu_model()} ({cpu_flags()}), ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}, "
+        f"{torch.get_num_threads()} threads, poison={'off' if a.no_poison else 'on'}"
+    )
     if a.kernels:
         kernels(a.isa)
     cases = scan_shapes() if a.scan else [FAILING]
@@ -174,8 +189,11 @@ def main(argv=None) -> int:
             bw, bx = run_case(torch, case, reps, cl, False, not a.no_poison)
             ew, ex = run_case(torch, case, reps, cl, True, not a.no_poison)
             total_fail += bw + bx
-            print(f"{describe(case):44s} {'cl3d' if cl else 'ncdhw':>6s}  {f'{bw}/{reps} / {bx}/{reps}':>24s}  "
-                  f"{f'{ew}/{reps} / {ex}/{reps}':>30s}", flush=True)
+            print(
+                f"{describe(case):44s} {'cl3d' if cl else 'ncdhw':>6s}  {f'{bw}/{reps} / {bx}/{reps}':>24s}  "
+                f"{f'{ew}/{reps} / {ex}/{reps}':>30s}",
+                flush=True,
+            )
     print("\nbad dW / dX = calls whose weight / input gradient held a non-finite value, out of identical calls")
     return 0
 

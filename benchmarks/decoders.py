@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import moving_texture as synth_frames  # noqa: E402  (moving, textured: codecs do real work)
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _common import moving_texture as synth_frames  # noqa: E402  (moving, textured: codecs do real work)
 
 from hdc_video.data.decoders import available_decoders, make_decoder, write_frame_folder  # noqa: E402
 from hdc_video.data.sampling.clips import TwoCropSampler  # noqa: E402
@@ -69,20 +68,28 @@ def main(argv=None) -> int:
         for label, path in sources.items():
             for name in names:
                 rows.append((label, name) + bench(make_decoder(name), path, a.frames, a.clips))
-            jpg = write_frame_folder(make_decoder("pyav").decode(path, range(a.frames)).numpy(), d / f"{path.stem}_jpg",
-                                     quality=90)
+            jpg = write_frame_folder(
+                make_decoder("pyav").decode(path, range(a.frames)).numpy(), d / f"{path.stem}_jpg", quality=90
+            )
             for backend in ("pil", "torchvision"):
-                rows.append((label, f"frames ({backend})") + bench(make_decoder("frames", backend=backend), jpg,
-                                                                   a.frames, a.clips))
+                rows.append(
+                    (label, f"frames ({backend})")
+                    + bench(make_decoder("frames", backend=backend), jpg, a.frames, a.clips)
+                )
             prepared = d / f"{path.stem}_prep{path.suffix}"
             reencode(path, prepared, short_side=128, gop=8)
             for name in names:
-                rows.append((label, f"{name} after prepare 128/gop8") + bench(make_decoder(name), prepared,
-                                                                              a.frames, a.clips))
-            rows.append((label, "pyav seek_threshold=8 after prepare") + bench(make_decoder("pyav", seek_threshold=8),
-                                                                               prepared, a.frames, a.clips))
-    print(f"decoder throughput, one process, torch threads {a.threads}, {a.frames}-frame videos, "
-          f"{a.clips} clips (2 x 8 frames, stride 2)")
+                rows.append(
+                    (label, f"{name} after prepare 128/gop8") + bench(make_decoder(name), prepared, a.frames, a.clips)
+                )
+            rows.append(
+                (label, "pyav seek_threshold=8 after prepare")
+                + bench(make_decoder("pyav", seek_threshold=8), prepared, a.frames, a.clips)
+            )
+    print(
+        f"decoder throughput, one process, torch threads {a.threads}, {a.frames}-frame videos, "
+        f"{a.clips} clips (2 x 8 frames, stride 2)"
+    )
     print(f"{'source':<30} {'decoder':<34} {'frames/s':>9} {'clips/s':>8}")
     for label, name, fps, cps in rows:
         print(f"{label:<30} {name:<34} {fps:>9.0f} {cps:>8.1f}")

@@ -35,12 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import torch  # noqa: E402
 
 NO_CUDA = 3
-NO_CUDA_MESSAGE = ("gpu.py: no CUDA device on this machine (torch.cuda.is_available() is False); "
-                   "this benchmark needs a GPU -- nothing was measured")
+NO_CUDA_MESSAGE = (
+    "gpu.py: no CUDA device on this machine (torch.cuda.is_available() is False); "
+    "this benchmark needs a GPU -- nothing was measured"
+)
 
 
 def matmul_peak(device: torch.device, n: int, iters: int) -> float:
@@ -56,7 +57,7 @@ def matmul_peak(device: torch.device, n: int, iters: int) -> float:
         for _ in range(iters):
             a @ b
         C.sync(device)
-        best = max(best, 2 * n ** 3 * iters / (time.perf_counter() - t))
+        best = max(best, 2 * n**3 * iters / (time.perf_counter() - t))
     return best
 
 
@@ -92,8 +93,7 @@ def synthetic_batches(raw, cfg, batch: int):
     h, w = default_raw_size(d.size)
     v = 2 + d.views_per_crop
     g = torch.Generator().manual_seed(0)
-    pool = [torch.randint(0, 256, (batch, 2, d.clip_len, h, w, 3), generator=g, dtype=torch.uint8)
-            for _ in range(3)]
+    pool = [torch.randint(0, 256, (batch, 2, d.clip_len, h, w, 3), generator=g, dtype=torch.uint8) for _ in range(3)]
     if torch.cuda.is_available():
         pool = [p.pin_memory() for p in pool]
     k = 0
@@ -109,8 +109,9 @@ def _max_norm(clip: float) -> float:
     return clip if clip > 0 else float("inf")  # train.clip_grad = 0 disables clipping
 
 
-def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, warm: int, max_s: float,
-              clip: float) -> dict:
+def run_phase(
+    model, opt, guard, batches, augment, device, dtype, steps: int, warm: int, max_s: float, clip: float
+) -> dict:
     from hdc_video.data.transforms.device import views_to_device
     from hdc_video.train.runtime import autocast
 
@@ -122,7 +123,7 @@ def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, wa
     t_phase = t_start = time.perf_counter()
     warm_s = 0.0
     for i in range(warm + steps):
-        if i == warm:     # the time limit counts timed steps only: compilation (in the warm-up) is apart
+        if i == warm:  # the time limit counts timed steps only: compilation (in the warm-up) is apart
             warm_s, t_phase = time.perf_counter() - t_start, time.perf_counter()
         t0 = time.perf_counter()
         batch = next(batches)
@@ -142,10 +143,18 @@ def run_phase(model, opt, guard, batches, augment, device, dtype, steps: int, wa
         if time.perf_counter() - t_phase > max_s and done:
             break
     b, v = video.shape[:2]
-    mem = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
-    return {"steps": done, "step_s": total / max(done, 1), "clips_s": done * b * v / max(total, 1e-9),
-            "wait": wait / max(total, 1e-9), "aug": aug_s / max(total, 1e-9), "mem_gib": mem,
-            "loss": float(loss.detach()), "skipped": guard.check(), "warm_s": warm_s}
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    return {
+        "steps": done,
+        "step_s": total / max(done, 1),
+        "clips_s": done * b * v / max(total, 1e-9),
+        "wait": wait / max(total, 1e-9),
+        "aug": aug_s / max(total, 1e-9),
+        "mem_gib": mem,
+        "loss": float(loss.detach()),
+        "skipped": guard.check(),
+        "warm_s": warm_s,
+    }
 
 
 def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float, steps: int = 3) -> float:
@@ -176,7 +185,7 @@ def count_syncs(model, opt, guard, batches, augment, device, dtype, clip: float,
     syncs = [w for w in seen if "synchroniz" in str(w.message)]
     sites = Counter(f"{w.filename}:{w.lineno}" for w in syncs)
     print(f"host syncs per step: {len(syncs) / steps:g}" + ("" if sites else " (none)"))
-    for site, n in sites.most_common():     # every site, with its count per step
+    for site, n in sites.most_common():  # every site, with its count per step
         print(f"  sync site {site}: {n / steps:g} per step")
     return len(syncs) / steps
 
@@ -204,8 +213,12 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     from hdc_video.train.pretrain import build_model, build_pretrain_data
     from hdc_video.train.runtime import resolve_precision, use_channels_last
 
-    over = [f"model.backbone={backbone}", f"train.batch_size={a.batch_size}", "data.format=folder",
-            f"data.workers={a.workers}"] + C.tiny_overrides(a.smoke)
+    over = [
+        f"model.backbone={backbone}",
+        f"train.batch_size={a.batch_size}",
+        "data.format=folder",
+        f"data.workers={a.workers}",
+    ] + C.tiny_overrides(a.smoke)
     if a.smoke:
         over.append(f"train.batch_size={a.batch_size}")
     cfg = build_config(["hdc"], over)
@@ -225,26 +238,54 @@ def measure(backbone: str, a, device, root: Path, peak: float) -> list[tuple]:
     raw = RawViewsDataset(build_pretrain_data(cfg, root))
     t = cfg.train
     synthetic = synthetic_batches(raw, cfg, a.batch_size)
-    results = {"synthetic": run_phase(model, opt, guard, synthetic, raw.clip_augment,
-                                      device, dtype, a.steps, a.warm, a.max_seconds, t.clip_grad)}
+    results = {
+        "synthetic": run_phase(
+            model, opt, guard, synthetic, raw.clip_augment, device, dtype, a.steps, a.warm, a.max_seconds, t.clip_grad
+        )
+    }
     syncs = count_syncs(model, opt, guard, synthetic, raw.clip_augment, device, dtype, t.clip_grad)
     if a.real_steps > 0:
         C.repeat_index(raw, (a.real_steps + a.warm + 4 * max(a.workers, 1)) * a.batch_size)
         loader = make_pretrain_loader(raw, a.batch_size, t.seed, a.workers, pin_memory=device.type == "cuda")
-        results["real"] = run_phase(model, opt, guard, iter(loader), raw.clip_augment, device, dtype, a.real_steps,
-                                    a.warm, a.max_seconds, t.clip_grad)
+        results["real"] = run_phase(
+            model,
+            opt,
+            guard,
+            iter(loader),
+            raw.clip_augment,
+            device,
+            dtype,
+            a.real_steps,
+            a.warm,
+            a.max_seconds,
+            t.clip_grad,
+        )
         del loader
     d = cfg.data
     label = f"{backbone} {d.clip_len}x{d.size}^2 b{a.batch_size}x{2 + d.views_per_crop}" + (
-        " compiled" if a.compile else "")
+        " compiled" if a.compile else ""
+    )
     prec = "bf16" if dtype is not None else "fp32"
     rows = []
     if a.compile:
         print(f"{label}: compilation + {a.warm} warm-up steps took {results['synthetic']['warm_s']:.1f} s (not timed)")
     for phase, r in results.items():
         mfu = flops / r["step_s"] / peak
-        rows.append((f"{label} {prec} {phase}", r["steps"], r["clips_s"], r["step_s"], flops / 1e12,
-                     100 * mfu, 100 * r["wait"], 100 * r["aug"], r["mem_gib"], syncs, r["skipped"]))
+        rows.append(
+            (
+                f"{label} {prec} {phase}",
+                r["steps"],
+                r["clips_s"],
+                r["step_s"],
+                flops / 1e12,
+                100 * mfu,
+                100 * r["wait"],
+                100 * r["aug"],
+                r["mem_gib"],
+                syncs,
+                r["skipped"],
+            )
+        )
     return rows
 
 
@@ -280,15 +321,31 @@ def main(argv=None) -> int:
         for b in a.backbones:
             rows += measure(b, a, device, root, peak)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else C.cpu_model()
-    C.table(f"HDC pretraining on {name}: measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; "
-            f"{a.workers} loader workers; {time.perf_counter() - t_start:.0f} s in all",
-            ["model / phase", "steps", "clips/s", "step s", "TFLOP/step", "MFU %", "data wait %",
-             "augment %", "peak GiB", "syncs/step", "skipped"], rows,
-            notes=["clips = views through the backbone (B x V per step); MFU against the measured matmul peak",
-                   "data wait = time blocked on the loader; augment = device augmentation (views_to_device)",
-                   "syncs/step = host syncs in augmentation + step (CUDA sync debug mode; target 0); "
-                   "skipped = updates skipped for a non-finite loss/gradient",
-                   C.machine_line()])
+    C.table(
+        f"HDC pretraining on {name}: measured bf16 matmul peak {peak / 1e12:.1f} TFLOP/s; "
+        f"{a.workers} loader workers; {time.perf_counter() - t_start:.0f} s in all",
+        [
+            "model / phase",
+            "steps",
+            "clips/s",
+            "step s",
+            "TFLOP/step",
+            "MFU %",
+            "data wait %",
+            "augment %",
+            "peak GiB",
+            "syncs/step",
+            "skipped",
+        ],
+        rows,
+        notes=[
+            "clips = views through the backbone (B x V per step); MFU against the measured matmul peak",
+            "data wait = time blocked on the loader; augment = device augmentation (views_to_device)",
+            "syncs/step = host syncs in augmentation + step (CUDA sync debug mode; target 0); "
+            "skipped = updates skipped for a non-finite loss/gradient",
+            C.machine_line(),
+        ],
+    )
     return 0
 
 

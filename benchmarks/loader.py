@@ -37,7 +37,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -84,14 +83,16 @@ class NaiveDataset(Dataset):
 
         d = cfg.data
         self.base, self.views = base, 2 + d.views_per_crop
-        self.transform = T.Compose([
-            T.RandomResizedCrop(d.size, scale=tuple(d.scale), antialias=True),
-            T.RandomHorizontalFlip(d.flip),
-            T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=d.jitter),
-            T.RandomGrayscale(d.grayscale),
-            T.ToTensor(),
-            T.Normalize(MEAN, STD),
-        ])
+        self.transform = T.Compose(
+            [
+                T.RandomResizedCrop(d.size, scale=tuple(d.scale), antialias=True),
+                T.RandomHorizontalFlip(d.flip),
+                T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=d.jitter),
+                T.RandomGrayscale(d.grayscale),
+                T.ToTensor(),
+                T.Normalize(MEAN, STD),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.base)
@@ -111,7 +112,7 @@ class NaiveDataset(Dataset):
             clip_seed = ((int(seed) * 8) + v) & SEED_MASK  # one seed per view
             frames = []
             for j in idx:
-                random.seed(clip_seed)          # the same draw for every frame of the clip
+                random.seed(clip_seed)  # the same draw for every frame of the clip
                 torch.manual_seed(clip_seed)
                 frames.append(self.transform(images[int(j)]))
             views.append(torch.stack(frames, dim=1))  # [3, T, S, S]
@@ -119,17 +120,22 @@ class NaiveDataset(Dataset):
 
 
 def _loader(kind: str, base, cfg, batch: int, workers: int, seed: int):
-    from hdc_video.data.loading.pretrain import make_pretrain_loader
+    from hdc_video.data.loading.pretrain import RawViewsDataset, make_pretrain_loader
     from hdc_video.data.sampling.videos import EpochSampler
-    from hdc_video.data.loading.pretrain import RawViewsDataset
 
     if kind == "project":
         return make_pretrain_loader(base, batch, seed, workers)
     if kind == "gpu-path workers":
         return make_pretrain_loader(RawViewsDataset(base), batch, seed, workers)
     ds = FloorDataset(base) if kind == "decode floor" else NaiveDataset(base, cfg)
-    return DataLoader(ds, batch_size=batch, sampler=EpochSampler(len(ds), batch, seed=seed), drop_last=True,
-                      num_workers=workers, worker_init_fn=_one_thread if workers else None)
+    return DataLoader(
+        ds,
+        batch_size=batch,
+        sampler=EpochSampler(len(ds), batch, seed=seed),
+        drop_last=True,
+        num_workers=workers,
+        worker_init_fn=_one_thread if workers else None,
+    )
 
 
 def _rate(loader, warm: int, batches: int, batch: int, now) -> float:
@@ -149,8 +155,11 @@ def measure_set(name: str, root: Path, a) -> list[tuple]:
     from hdc_video.train.pretrain import build_pretrain_data
 
     config, extra = SETS[name]
-    over = extra + [f"data.workers={a.workers}", f"train.batch_size={a.batch_size}",
-                    f"data.decoder_threads={a.decoder_threads}"] + C.tiny_overrides(a.smoke)
+    over = (
+        extra
+        + [f"data.workers={a.workers}", f"train.batch_size={a.batch_size}", f"data.decoder_threads={a.decoder_threads}"]
+        + C.tiny_overrides(a.smoke)
+    )
     cfg = build_config([config], over)
     base = build_pretrain_data(cfg, root)
     warm = a.workers + 1
@@ -167,8 +176,15 @@ def measure_set(name: str, root: Path, a) -> list[tuple]:
     shape = f"{d.clip_len}x{d.size}^2 x{2 + d.views_per_crop} views"
     rows = []
     for kind in kinds:
-        rows.append((f"{name} {shape}: {kind}", med[kind], med[kind] * (2 + d.views_per_crop),
-                     med[kind] / med["decode floor"], med[kind] / med["naive peer"]))
+        rows.append(
+            (
+                f"{name} {shape}: {kind}",
+                med[kind],
+                med[kind] * (2 + d.views_per_crop),
+                med[kind] / med["decode floor"],
+                med[kind] / med["naive peer"],
+            )
+        )
     return rows
 
 
@@ -176,13 +192,18 @@ def main(argv=None) -> int:
     ap = C.parser(__doc__)
     ap.add_argument("--workers", type=int, default=2, help="loader worker processes (every pipeline)")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--decoder-threads", type=int, default=1,
-                    help="FFmpeg threads per decoder (data.decoder_threads; 0 = FFmpeg's automatic count)")
+    ap.add_argument(
+        "--decoder-threads",
+        type=int,
+        default=1,
+        help="FFmpeg threads per decoder (data.decoder_threads; 0 = FFmpeg's automatic count)",
+    )
     ap.add_argument("--batches", type=int, default=6, help="timed batches per pipeline and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
-    ap.add_argument("--data", type=Path, default=None,
-                    help="where to generate the data sets (default: a temporary folder)")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="where to generate the data sets (default: a temporary folder)"
+    )
     a = ap.parse_args(argv)
     if a.smoke:
         a.workers, a.batch_size, a.batches, a.rounds = min(a.workers, 1), 2, 1, 1
@@ -203,18 +224,28 @@ def main(argv=None) -> int:
                     from hdc_video.workflows.prepare import prepare
 
                     if not (data / "ucf_like128").is_dir():
-                        prepare(root, data / "ucf_like128", short_side=32 if a.smoke else 128, gop=8,
-                                workers=1, progress=False)
+                        prepare(
+                            root,
+                            data / "ucf_like128",
+                            short_side=32 if a.smoke else 128,
+                            gop=8,
+                            workers=1,
+                            progress=False,
+                        )
                     root = data / "ucf_like128"
             rows += measure_set(name, root, a)
     ok = lambda row: "yes" if row[3] >= 0.85 and row[4] >= 3 else "no"  # noqa: E731
-    how = (f"{a.workers} workers" if a.clock == "wall" else
-           "per CPU-second of one process (workers=0, 1 thread; x W workers on W free cores)")
-    C.table(f"loader throughput, {how}, batch {a.batch_size}, median of {a.rounds} rounds x {a.batches} batches",
-            ["pipeline", "samples/s", "views/s", "x floor", "x naive", "targets met"],
-            [r + ((ok(r),) if r[0].endswith("project") else ("",)) for r in rows],
-            notes=["targets: project >= 0.85 x decode floor and >= 3 x naive peer",
-                   C.machine_line()])
+    how = (
+        f"{a.workers} workers"
+        if a.clock == "wall"
+        else "per CPU-second of one process (workers=0, 1 thread; x W workers on W free cores)"
+    )
+    C.table(
+        f"loader throughput, {how}, batch {a.batch_size}, median of {a.rounds} rounds x {a.batches} batches",
+        ["pipeline", "samples/s", "views/s", "x floor", "x naive", "targets met"],
+        [r + ((ok(r),) if r[0].endswith("project") else ("",)) for r in rows],
+        notes=["targets: project >= 0.85 x decode floor and >= 3 x naive peer", C.machine_line()],
+    )
     return 0
 
 

@@ -42,9 +42,12 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hdc-bench-monitor-"))
     data = a.data or C.builtin_set(tmp / "bench", smoke=a.smoke)
     steps = 2 if a.smoke else a.steps
-    over = C.tiny_overrides(a.smoke) + [f"train.monitor_videos={a.videos}", "train.ckpt_every=100000",
-                                        "train.log_every=100000"]
-    cfg = build_config([a.config], over + [f"train.steps={10 ** 6}"])
+    over = C.tiny_overrides(a.smoke) + [
+        f"train.monitor_videos={a.videos}",
+        "train.ckpt_every=100000",
+        "train.log_every=100000",
+    ]
+    cfg = build_config([a.config], over + [f"train.steps={10**6}"])
     trainer = Pretrainer(cfg, data, tmp / "run", progress=False)
     t0 = time.perf_counter()
     monitor = KnnMonitor(data, cfg, trainer.device, trainer.dtype, trainer.runtime["channels_last"])
@@ -57,17 +60,27 @@ def main(argv=None) -> int:
             batch = next(batches)
             trainer.step(batch["video"].to(trainer.device), batch.get("overlap"))
 
-    times = C.interleaved({"train": train, "measure": lambda: monitor.measure(trainer.model.backbone)},
-                          rounds=1 if a.smoke else a.rounds, warmup=1, device=trainer.device, clock_name=a.clock)
+    times = C.interleaved(
+        {"train": train, "measure": lambda: monitor.measure(trainer.model.backbone)},
+        rounds=1 if a.smoke else a.rounds,
+        warmup=1,
+        device=trainer.device,
+        clock_name=a.clock,
+    )
     step = times["train"] / steps
     cost = times["measure"] / (a.every * step + times["measure"])
     n = sum(len(c) for c in monitor.clips.values())
-    C.table(f"kNN monitor cost: config {a.config}, {n} monitor clips, {len(monitor.names)} labels, "
-            f"batch {cfg.train.batch_size} x {trainer.dataset.num_views} views, {a.clock} seconds",
-            ["what", "seconds", "share of a run (every %d steps)" % a.every],
-            [("training step", step, float("nan")), ("monitor measurement", times["measure"], cost),
-             ("monitor start-up (once)", startup, float("nan"))],
-            notes=["share = measure / (every x step + measure); target <= 0.10", C.machine_line()])
+    C.table(
+        f"kNN monitor cost: config {a.config}, {n} monitor clips, {len(monitor.names)} labels, "
+        f"batch {cfg.train.batch_size} x {trainer.dataset.num_views} views, {a.clock} seconds",
+        ["what", "seconds", f"share of a run (every {a.every} steps)"],
+        [
+            ("training step", step, float("nan")),
+            ("monitor measurement", times["measure"], cost),
+            ("monitor start-up (once)", startup, float("nan")),
+        ],
+        notes=["share = measure / (every x step + measure); target <= 0.10", C.machine_line()],
+    )
     return 0
 
 

@@ -28,14 +28,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import torch  # noqa: E402
 
 ALL = ["r3d_18", "r2plus1d_18", "r3d_10", "r2plus1d_10", "c3d", "s3d"]
 # (label, autocast dtype, channels_last_3d, explicit temporal padding)
-VARIANTS = [("fp32", None, False, False), ("bf16", torch.bfloat16, False, False),
-            ("bf16+cl3d", torch.bfloat16, True, False), ("bf16+pad", torch.bfloat16, False, True),
-            ("bf16+cl3d+pad", torch.bfloat16, True, True)]
+VARIANTS = [
+    ("fp32", None, False, False),
+    ("bf16", torch.bfloat16, False, False),
+    ("bf16+cl3d", torch.bfloat16, True, False),
+    ("bf16+pad", torch.bfloat16, False, True),
+    ("bf16+cl3d+pad", torch.bfloat16, True, True),
+]
 
 
 class Counter:
@@ -113,8 +116,16 @@ def measure(name: str, a, device) -> list[tuple]:
     rows = []
     for lab, *_ in VARIANTS:
         c = counts[lab]
-        rows.append((f"{name} {lab}", t_train[lab], t_train["fp32"] / t_train[lab], t_fwd[lab],
-                     t_fwd["fp32"] / t_fwd[lab], f"{c.bad}/{c.steps}"))
+        rows.append(
+            (
+                f"{name} {lab}",
+                t_train[lab],
+                t_train["fp32"] / t_train[lab],
+                t_fwd[lab],
+                t_fwd["fp32"] / t_fwd[lab],
+                f"{c.bad}/{c.steps}",
+            )
+        )
     return rows
 
 
@@ -126,10 +137,13 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3, help="timed calls per candidate (interleaved)")
-    ap.add_argument("--nan-steps", type=int, default=10,
-                    help="extra bf16 training steps per bf16 variant, to count non-finite gradients")
-    ap.add_argument("--nan-threads", type=int, default=0,
-                    help="torch threads for the --nan-steps (0 = as --threads)")
+    ap.add_argument(
+        "--nan-steps",
+        type=int,
+        default=10,
+        help="extra bf16 training steps per bf16 variant, to count non-finite gradients",
+    )
+    ap.add_argument("--nan-threads", type=int, default=0, help="torch threads for the --nan-steps (0 = as --threads)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
     a = ap.parse_args(argv)
     if a.smoke:
@@ -140,14 +154,19 @@ def main(argv=None) -> int:
 
     device = resolve_device(a.device)
     rows = [r for b in a.backbones for r in measure(b, a, device)]
-    C.table(f"precision on {device.type}: width {a.width:g}, {a.clips} clips of {a.frames}x{a.size}^2, "
-            f"median of {a.rounds} interleaved calls, {a.clock} seconds",
-            ["backbone / variant", "train s", "x fp32", "fwd s", "x fp32", "non-finite grads"],
-            rows, notes=["train = forward + backward (no optimizer); x fp32 = fp32 time / this time",
-                         "non-finite grads = training steps with a non-finite gradient / steps run "
-                         f"(timed steps + {a.nan_steps} more per bf16 variant, "
-                         f"{a.nan_threads or torch.get_num_threads()} threads)",
-                         C.machine_line()])
+    C.table(
+        f"precision on {device.type}: width {a.width:g}, {a.clips} clips of {a.frames}x{a.size}^2, "
+        f"median of {a.rounds} interleaved calls, {a.clock} seconds",
+        ["backbone / variant", "train s", "x fp32", "fwd s", "x fp32", "non-finite grads"],
+        rows,
+        notes=[
+            "train = forward + backward (no optimizer); x fp32 = fp32 time / this time",
+            "non-finite grads = training steps with a non-finite gradient / steps run "
+            f"(timed steps + {a.nan_steps} more per bf16 variant, "
+            f"{a.nan_threads or torch.get_num_threads()} threads)",
+            C.machine_line(),
+        ],
+    )
     return 0
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import torch  # noqa: E402
 
 
@@ -65,11 +64,17 @@ def measure(backbone: str, a, device) -> tuple:
     dtype = resolve_precision(cfg.train.precision, device)
     torch.manual_seed(0)
     hdc = build_model(cfg).to(device)
-    cl = prepare_backbone(hdc.backbone, device, dtype, use_channels_last(cfg.train.channels_last, device,
-                                                                        dtype))["channels_last"]
+    cl = prepare_backbone(hdc.backbone, device, dtype, use_channels_last(cfg.train.channels_last, device, dtype))[
+        "channels_last"
+    ]
     whole = HDC(hdc.backbone, whole_cfg.method, views_per_crop=cfg.data.views_per_crop, channels_last=cl).to(device)
-    mq = HDC(hdc.backbone, mq_cfg.method, views_per_crop=cfg.data.views_per_crop, clip_len=cfg.data.clip_len,
-             channels_last=cl).to(device)
+    mq = HDC(
+        hdc.backbone,
+        mq_cfg.method,
+        views_per_crop=cfg.data.views_per_crop,
+        clip_len=cfg.data.clip_len,
+        channels_last=cl,
+    ).to(device)
     hdc.backbone_channels_last = cl
     hdc.train()
     whole.train()
@@ -85,27 +90,43 @@ def measure(backbone: str, a, device) -> tuple:
     bb = hdc.backbone
     t = cfg.train
     steps = {
-        "bare": make_step(bb, lambda: bb(flat)[-1].float().mean(), build_optimizer(bb, t), t.clip_grad,
-                          device, dtype),
+        "bare": make_step(bb, lambda: bb(flat)[-1].float().mean(), build_optimizer(bb, t), t.clip_grad, device, dtype),
         "hdc": make_step(hdc, lambda: hdc(video)[0], build_optimizer(hdc, t), t.clip_grad, device, dtype),
         "whole": make_step(whole, lambda: whole(video)[0], build_optimizer(whole, t), t.clip_grad, device, dtype),
-        "hdc+momentum": make_step(mq, lambda: mq(video, ids=ids)[0], build_optimizer(mq, t), t.clip_grad, device,
-                                  dtype, after=mq.momentum_update),
+        "hdc+momentum": make_step(
+            mq,
+            lambda: mq(video, ids=ids)[0],
+            build_optimizer(mq, t),
+            t.clip_grad,
+            device,
+            dtype,
+            after=mq.momentum_update,
+        ),
     }
     if a.compile:
         import copy
 
         compiled = copy.deepcopy(hdc)
         compiled.backbone.compile()
-        steps["hdc compiled"] = make_step(compiled, lambda: compiled(video)[0], build_optimizer(compiled, t),
-                                          t.clip_grad, device, dtype)
+        steps["hdc compiled"] = make_step(
+            compiled, lambda: compiled(video)[0], build_optimizer(compiled, t), t.clip_grad, device, dtype
+        )
     sec = C.interleaved(steps, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     shape = f"{backbone} w{cfg.model.width:g} {a.batch_size}x{v}x{d.clip_len}x{d.size}^2"
     prec = "bf16" if dtype is not None else "fp32"
     ratio = sec["hdc"] / sec["bare"]
     comp = (sec["hdc compiled"], sec["hdc compiled"] / sec["hdc"]) if a.compile else ("-", "-")
-    return (f"{shape} {prec}", sec["bare"], sec["hdc"], ratio, sec["whole"], sec["whole"] / sec["hdc"],
-            sec["hdc+momentum"] / sec["hdc"], *comp, "yes" if ratio <= 1.10 else "no")
+    return (
+        f"{shape} {prec}",
+        sec["bare"],
+        sec["hdc"],
+        ratio,
+        sec["whole"],
+        sec["whole"] / sec["hdc"],
+        sec["hdc+momentum"] / sec["hdc"],
+        *comp,
+        "yes" if ratio <= 1.10 else "no",
+    )
 
 
 def main(argv=None) -> int:
@@ -124,12 +145,27 @@ def main(argv=None) -> int:
 
     device = resolve_device(a.device)
     rows = [measure(b, a, device) for b in a.backbones]
-    C.table(f"training step, {device.type}, median of {a.rounds} interleaved steps ({a.clock} seconds per step)",
-            ["backbone / clips / precision", "bare s", "hdc s", "hdc/bare", "whole s", "whole/hdc",
-             "momentum/hdc", "compiled s", "compiled/hdc", "<=1.10"],
-            rows, notes=["bare = backbone forward + backward (loss = mean of the last stage) on all views; "
-                         "every candidate also runs clip_grad_norm_ + optimizer step",
-                         C.machine_line()])
+    C.table(
+        f"training step, {device.type}, median of {a.rounds} interleaved steps ({a.clock} seconds per step)",
+        [
+            "backbone / clips / precision",
+            "bare s",
+            "hdc s",
+            "hdc/bare",
+            "whole s",
+            "whole/hdc",
+            "momentum/hdc",
+            "compiled s",
+            "compiled/hdc",
+            "<=1.10",
+        ],
+        rows,
+        notes=[
+            "bare = backbone forward + backward (loss = mean of the last stage) on all views; "
+            "every candidate also runs clip_grad_norm_ + optimizer step",
+            C.machine_line(),
+        ],
+    )
     return 0
 
 

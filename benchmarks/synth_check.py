@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -52,9 +51,16 @@ def single_frame_probe(data: Path, smoke: bool) -> list[tuple]:
     net = build_backbone("r3d_18", width=width).eval()
     idx = {s: open_index(data, subset=s) for s in ("train", "test")}
     rows = []
-    for name, decoder in (("real clips", make_decoder("auto")), ("one frame, repeated", FrozenDecoder(make_decoder("auto")))):
-        feats = {s: extract_features(net, index, clip, 2, size, num_clips=clips, workers=0, progress=False,
-                                     decoder=decoder)[-1] for s, index in idx.items()}
+    for name, decoder in (
+        ("real clips", make_decoder("auto")),
+        ("one frame, repeated", FrozenDecoder(make_decoder("auto"))),
+    ):
+        feats = {
+            s: extract_features(net, index, clip, 2, size, num_clips=clips, workers=0, progress=False, decoder=decoder)[
+                -1
+            ]
+            for s, index in idx.items()
+        }
         for col in ("motion", "appearance"):
             mapping = read_labels_csv(data / "attributes.csv", col)
             classes = sorted(set(mapping.values()))
@@ -71,13 +77,45 @@ def supervised(data: Path, epochs: int, smoke: bool) -> list[tuple]:
     rows = []
     for col in ("motion", "appearance"):
         out = Path(tempfile.mkdtemp(prefix=f"hdc-synth-check-{col}-"))
-        size = ["--clip-len", "4", "--size", "32", "--width", "0.125"] if smoke else \
-            ["--clip-len", "8", "--size", "64", "--width", "0.25"]
-        args = ["finetune", "--random-init", "--backbone", "r3d_18", *size, "--stride", "2", "--data", str(data),
-                "--labels", str(data / "attributes.csv"), "--label-column", col, "--epochs", str(1 if smoke else epochs),
-                "--batch-size", "8" if smoke else "32", "--optimizer", "adamw", "--lr", "0.002", "--weight-decay", "0.05",
-                "--num-clips", "2" if smoke else "4", "--val-clips", "0", "--workers", "0" if smoke else "1",
-                "--out", str(out), "--no-progress"]
+        size = (
+            ["--clip-len", "4", "--size", "32", "--width", "0.125"]
+            if smoke
+            else ["--clip-len", "8", "--size", "64", "--width", "0.25"]
+        )
+        args = [
+            "finetune",
+            "--random-init",
+            "--backbone",
+            "r3d_18",
+            *size,
+            "--stride",
+            "2",
+            "--data",
+            str(data),
+            "--labels",
+            str(data / "attributes.csv"),
+            "--label-column",
+            col,
+            "--epochs",
+            str(1 if smoke else epochs),
+            "--batch-size",
+            "8" if smoke else "32",
+            "--optimizer",
+            "adamw",
+            "--lr",
+            "0.002",
+            "--weight-decay",
+            "0.05",
+            "--num-clips",
+            "2" if smoke else "4",
+            "--val-clips",
+            "0",
+            "--workers",
+            "0" if smoke else "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
         assert main(args) == 0
         import json
 
@@ -89,7 +127,9 @@ def supervised(data: Path, epochs: int, smoke: bool) -> list[tuple]:
 def main(argv=None) -> int:
     ap = C.parser(__doc__)
     ap.add_argument("--data", type=Path, default=None, help="benchmark root (default: a generated one)")
-    ap.add_argument("--epochs", type=int, default=15, help="supervised epochs per factor (0: skip the supervised check)")
+    ap.add_argument(
+        "--epochs", type=int, default=15, help="supervised epochs per factor (0: skip the supervised check)"
+    )
     a = ap.parse_args(argv)
     C.setup_threads(a.threads)
     data = a.data
@@ -97,13 +137,23 @@ def main(argv=None) -> int:
         from hdc_video.synth import generate_benchmark
 
         data = Path(tempfile.mkdtemp(prefix="hdc-synth-check-")) / "bench"
-        spec = dict(digits=3, motions=3, videos_per_class=4, frames=16, size=32) if a.smoke else \
-            dict(digits=6, motions=5, videos_per_class=40, test_groups=10)
+        spec = (
+            dict(digits=3, motions=3, videos_per_class=4, frames=16, size=32)
+            if a.smoke
+            else dict(digits=6, motions=5, videos_per_class=40, test_groups=10)
+        )
         generate_benchmark(data, nuisance="scene", glyphs="shapes", progress=False, **spec)
     rows = single_frame_probe(data, a.smoke) + (supervised(data, a.epochs, a.smoke) if a.epochs else [])
-    C.table(f"benchmark check: {data}", ["what", "video top-1", "chance"], rows,
-            notes=["linear probe of a random-init R3D-18 (width 0.25) on real / frozen clips; supervised: "
-                   f"hdc finetune --random-init, {a.epochs} epochs", C.machine_line()])
+    C.table(
+        f"benchmark check: {data}",
+        ["what", "video top-1", "chance"],
+        rows,
+        notes=[
+            "linear probe of a random-init R3D-18 (width 0.25) on real / frozen clips; supervised: "
+            f"hdc finetune --random-init, {a.epochs} epochs",
+            C.machine_line(),
+        ],
+    )
     return 0
 
 

@@ -11,8 +11,17 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from hdc_video import (HDC, ClipAugment, MethodConfig, PretrainDataset, TwoCropSampler, build_backbone,
-                       generate_benchmark, make_decoder, open_index)
+from hdc_video import (
+    HDC,
+    ClipAugment,
+    MethodConfig,
+    PretrainDataset,
+    TwoCropSampler,
+    build_backbone,
+    generate_benchmark,
+    make_decoder,
+    open_index,
+)
 
 
 def main(argv=None):
@@ -21,17 +30,26 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=None, help="where the tiny benchmark goes (default: a temp dir)")
     a = ap.parse_args(argv)
     root = a.out or Path(tempfile.mkdtemp(prefix="hdc-example-"))
-    if not (root / "splits").is_dir():     # 3 digits x 4 motions x 6 videos, in the UCF101 layout
-        generate_benchmark(root, digits=3, motions=4, videos_per_class=6, frames=24, size=48, nuisance="scene",
-                           progress=False)
+    if not (root / "splits").is_dir():  # 3 digits x 4 motions x 6 videos, in the UCF101 layout
+        generate_benchmark(
+            root, digits=3, motions=4, videos_per_class=6, frames=24, size=48, nuisance="scene", progress=False
+        )
 
     # data: two temporal crops per video, two augmented views of each -> [V=4, 3, T, S, S] per video
-    dataset = PretrainDataset(open_index(root, subset="train"), make_decoder("pyav"), TwoCropSampler(clip_len=8, stride=2),
-                              ClipAugment(size=32, scale=(0.2, 1.0), brightness=0.8, contrast=0.8, saturation=0.8,
-                                          hue=0.2, grayscale=0.5))
-    keys = [(i, 1000 + i) for i in range(len(dataset))]         # (video, sample seed): every sample reproducible
-    loader = DataLoader(keys, batch_size=8, shuffle=True, drop_last=True,
-                        collate_fn=lambda ks: torch.stack([dataset[k]["video"] for k in ks]))
+    dataset = PretrainDataset(
+        open_index(root, subset="train"),
+        make_decoder("pyav"),
+        TwoCropSampler(clip_len=8, stride=2),
+        ClipAugment(size=32, scale=(0.2, 1.0), brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2, grayscale=0.5),
+    )
+    keys = [(i, 1000 + i) for i in range(len(dataset))]  # (video, sample seed): every sample reproducible
+    loader = DataLoader(
+        keys,
+        batch_size=8,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=lambda ks: torch.stack([dataset[k]["video"] for k in ks]),
+    )
 
     # the method: a backbone with stage taps, HDC's heads and HD-NCE over its last three levels
     torch.manual_seed(0)
@@ -39,7 +57,7 @@ def main(argv=None):
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
     step = 0
     while step < a.steps:
-        for views in loader:                                     # [B, 4, 3, T, S, S]
+        for views in loader:  # [B, 4, 3, T, S, S]
             loss, logs = model(views)
             opt.zero_grad()
             loss.backward()

@@ -12,9 +12,22 @@ from hdc_video.synth import generate_benchmark
 # A tiny model and clip size: every test that trains runs in seconds on a 2-core CPU. (4-frame
 # clips leave the last two levels one time step: sc_min_steps=1 keeps SC on every level, as the
 # mechanics tests expect; tests/test_method_switches.py tests the skip itself.)
-TINY = ["model.backbone=r3d_18", "model.width=0.125", "method.head_hidden=32", "method.head_dim=16",
-        "method.sc_min_steps=1", "data.clip_len=4", "data.stride=2", "data.size=32", "data.workers=0",
-        "train.batch_size=8", "train.optimizer=adamw", "train.lr=0.003", "train.warmup_steps=2", "train.log_every=1"]
+TINY = [
+    "model.backbone=r3d_18",
+    "model.width=0.125",
+    "method.head_hidden=32",
+    "method.head_dim=16",
+    "method.sc_min_steps=1",
+    "data.clip_len=4",
+    "data.stride=2",
+    "data.size=32",
+    "data.workers=0",
+    "train.batch_size=8",
+    "train.optimizer=adamw",
+    "train.lr=0.003",
+    "train.warmup_steps=2",
+    "train.log_every=1",
+]
 
 
 def same(a, b) -> bool:
@@ -28,8 +41,18 @@ def same(a, b) -> bool:
 def tiny_bench(tmp_path_factory):
     """3 digits x 5 motions x 4 videos (3 train, 1 test per class), 24 frames of 48x48."""
     out = tmp_path_factory.mktemp("bench") / "bench"
-    return generate_benchmark(out, digits=3, motions=5, videos_per_class=4, frames=24, size=48, seed=0,
-                              test_groups=1, workers=1, progress=False)
+    return generate_benchmark(
+        out,
+        digits=3,
+        motions=5,
+        videos_per_class=4,
+        frames=24,
+        size=48,
+        seed=0,
+        test_groups=1,
+        workers=1,
+        progress=False,
+    )
 
 
 def free_port() -> int:

@@ -10,8 +10,18 @@ import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-NAMES = ["loader", "step", "precision", "gpu", "decoders", "monitor", "bf16_conv3d_repro", "synth_check",
-         "bf16_agreement", "augment_ops"]
+NAMES = [
+    "loader",
+    "step",
+    "precision",
+    "gpu",
+    "decoders",
+    "monitor",
+    "bf16_conv3d_repro",
+    "synth_check",
+    "bf16_agreement",
+    "augment_ops",
+]
 
 
 def _load(name: str):

@@ -32,10 +32,10 @@ def test_correct_bf16_passes_and_the_model_is_untouched():
     rep = check_bf16(net, x)
     assert rep.ok, rep.summary()
     assert len(rep.layers) == sum(isinstance(m, nn.Conv3d) for m in net.modules()) == 20
-    for lay in rep.layers:   # every quantity measured, and bf16 is never exact
+    for lay in rep.layers:  # every quantity measured, and bf16 is never exact
         assert set(lay.kernel) == set(lay.emulated) == {"out", "grad_in", "grad_w"}
         assert all(0 < v < 0.05 for v in lay.emulated.values()), lay
-    after = net.state_dict()   # batch-norm statistics included
+    after = net.state_dict()  # batch-norm statistics included
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert "agrees" in rep.summary()
 
@@ -69,9 +69,10 @@ def test_finite_silent_corruption_of_one_weight_gradient_is_caught():
     assert not rep.ok
     (bad,) = rep.failures
     assert bad.name == "layer3.1.conv1.0"
-    assert bad.problems == [f"grad_w: relative error {bad.kernel['grad_w']:.4f} vs {bad.emulated['grad_w']:.4f} "
-                            "for correct bf16"]
-    assert bad.kernel["grad_w"] > 0.5 and bad.kernel["out"] < 0.05     # the forward stays right
+    assert bad.problems == [
+        f"grad_w: relative error {bad.kernel['grad_w']:.4f} vs {bad.emulated['grad_w']:.4f} for correct bf16"
+    ]
+    assert bad.kernel["grad_w"] > 0.5 and bad.kernel["out"] < 0.05  # the forward stays right
     assert "layer3.1.conv1.0" in rep.summary() and "1 of 20" in rep.summary()
 
 
@@ -101,8 +102,13 @@ def test_both_kernel_paths_agree_with_the_workaround(isa):
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa:
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    res = subprocess.run([sys.executable, "-c", _CHILD.format(tests=str(Path(__file__).parent))], env=env,
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(tests=str(Path(__file__).parent))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["r3d_18 True"] == [] and out["r2plus1d_18 True"] == [], out
@@ -127,8 +133,8 @@ def test_auto_precision_follows_the_kernel_path(monkeypatch):
     for path in ("amx", "avx512_core_bf16"):
         monkeypatch.setattr(runtime, "cpu_bf16_path", lambda path=path: path)
         monkeypatch.setattr(runtime, "BF16_TRAINING_PROVEN", ())
-        assert runtime.resolve_precision("auto", cpu) is None            # not proven: fp32 for training ...
-        assert runtime.resolve_precision("auto", cpu, training=False) == torch.bfloat16   # ... bf16 to infer
+        assert runtime.resolve_precision("auto", cpu) is None  # not proven: fp32 for training ...
+        assert runtime.resolve_precision("auto", cpu, training=False) == torch.bfloat16  # ... bf16 to infer
         assert "has not been shown to train like fp32" in runtime.precision_note("auto", cpu, None)
         monkeypatch.setattr(runtime, "BF16_TRAINING_PROVEN", (path,))
         assert runtime.resolve_precision("auto", cpu) == torch.bfloat16
@@ -147,5 +153,5 @@ def test_a_failing_check_means_fp32_with_the_reason(monkeypatch):
     dtype, note = runtime.choose_precision("auto", cpu, net, 8, 32)
     assert dtype is None and note.startswith("fp32 (auto: bf16 disagrees with fp32 in 1 of 1 layers")
     assert "layer3.0.conv2.0" in note
-    assert not any(isinstance(m, TimePaddedConv3d) for m in net.modules())   # probed on a copy
-    assert runtime.choose_precision("bf16", cpu, net, 8, 32)[0] == torch.bfloat16      # asked for: no check
+    assert not any(isinstance(m, TimePaddedConv3d) for m in net.modules())  # probed on a copy
+    assert runtime.choose_precision("bf16", cpu, net, 8, 32)[0] == torch.bfloat16  # asked for: no check

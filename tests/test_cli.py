@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TINY
+
 from hdc_video.cli import main
 
 
@@ -42,21 +42,64 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
 
 def test_synth_pretrain_linear(tiny_bench, tmp_path, capsys):
     out = tmp_path / "s"
-    assert main(["synth", str(out), "--digits", "2", "--motions", "5", "--videos-per-class", "2",
-                 "--frames", "8", "--size", "32", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--digits",
+                "2",
+                "--motions",
+                "5",
+                "--videos-per-class",
+                "2",
+                "--frames",
+                "8",
+                "--size",
+                "32",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (out / "splits" / "trainlist01.txt").read_text().count("\n") == 10
-    assert main(["synth", str(out), "--digits", "2"]) == 1          # refuses to overwrite
+    assert main(["synth", str(out), "--digits", "2"]) == 1  # refuses to overwrite
     capsys.readouterr()
 
     run = tmp_path / "run"
-    assert main(["pretrain", "--data", str(tiny_bench), "--out", str(run), "--no-progress", *TINY,
-                 "train.steps=3"]) == 0
+    assert (
+        main(["pretrain", "--data", str(tiny_bench), "--out", str(run), "--no-progress", *TINY, "train.steps=3"]) == 0
+    )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 3
-    for extra, label in (([], "action"), (["--labels", str(tiny_bench / "attributes.csv"), "--label-column", "motion"], "motion"),
-                         (["--random-init", "--labels", str(tiny_bench / "attributes.csv"), "--label-column", "appearance"], "appearance")):
+    for extra, label in (
+        ([], "action"),
+        (["--labels", str(tiny_bench / "attributes.csv"), "--label-column", "motion"], "motion"),
+        (
+            ["--random-init", "--labels", str(tiny_bench / "attributes.csv"), "--label-column", "appearance"],
+            "appearance",
+        ),
+    ):
         dest = tmp_path / f"lin_{label}"
-        assert main(["linear", "--checkpoint", str(run), "--data", str(tiny_bench), "--out", str(dest),
-                     "--num-clips", "2", "--workers", "0", *extra]) == 0
+        assert (
+            main(
+                [
+                    "linear",
+                    "--checkpoint",
+                    str(run),
+                    "--data",
+                    str(tiny_bench),
+                    "--out",
+                    str(dest),
+                    "--num-clips",
+                    "2",
+                    "--workers",
+                    "0",
+                    *extra,
+                ]
+            )
+            == 0
+        )
         m = json.loads((dest / "metrics.json").read_text())
         assert m["label"] == label and 0.0 <= m["top1_clip"] <= 1.0 and 0.0 <= m["top1_video"] <= 1.0
         assert m["test_videos"] == 15 and m["clips_per_video"] == 2
@@ -71,8 +114,24 @@ def test_linear_refuses_a_file_that_is_not_a_checkpoint(tiny_bench, tmp_path, ca
     assert "not a readable checkpoint" in capsys.readouterr().err
 
 
-RANDOM_TINY = ["--random-init", "--backbone", "r3d_18", "--width", "0.125", "--clip-len", "4", "--stride", "2",
-               "--size", "32", "--num-clips", "2", "--workers", "0", "--no-progress"]
+RANDOM_TINY = [
+    "--random-init",
+    "--backbone",
+    "r3d_18",
+    "--width",
+    "0.125",
+    "--clip-len",
+    "4",
+    "--stride",
+    "2",
+    "--size",
+    "32",
+    "--num-clips",
+    "2",
+    "--workers",
+    "0",
+    "--no-progress",
+]
 COMMON_KEYS = ("kind", "protocol", "checkpoint", "random_init", "backbone", "width", "data_root")
 
 
@@ -85,8 +144,8 @@ def test_retrieve_end_to_end(tiny_bench, tmp_path, capsys):
     ks = ["1", "5", "10", "20", "50"]
     for key in ("recall", "recall_raw", "recall_centred"):
         assert list(m[key]) == ks and all(0.0 <= m[key][k] <= 1.0 for k in ks)
-        assert [m[key][k] for k in ks] == sorted(m[key][k] for k in ks)       # recall grows with k
-        assert m[key]["50"] == 1.0                                              # 45 gallery videos: all of them
+        assert [m[key][k] for k in ks] == sorted(m[key][k] for k in ks)  # recall grows with k
+        assert m[key]["50"] == 1.0  # 45 gallery videos: all of them
     assert m["recall"] == m["recall_raw"] and m["centring"] == "raw"
     nb = json.loads((out / "neighbours.json").read_text())
     assert nb["data_root"] == str(tiny_bench.absolute()) and nb["split"] == 1 and len(nb["queries"]) == 15
@@ -98,16 +157,32 @@ def test_retrieve_end_to_end(tiny_bench, tmp_path, capsys):
         assert q["correct"] == [n.split("/")[0] == q["label"] for n in q["neighbours"]]
         hits1 += q["correct"][0]
     assert hits1 / 15 == pytest.approx(m["recall"]["1"])
-    assert (m["recall"]["5"] == pytest.approx(sum(any(q["correct"]) for q in nb["queries"]) / 15))
+    assert m["recall"]["5"] == pytest.approx(sum(any(q["correct"]) for q in nb["queries"]) / 15)
 
     # --centre yes makes the centred numbers the primary ones (1 clip: quicker)
-    assert main(["retrieve", "--data", str(tiny_bench), "--out", str(tmp_path / "ret_c"), "--centre", "yes",
-                 *RANDOM_TINY, "--num-clips", "1"]) == 0
+    assert (
+        main(
+            [
+                "retrieve",
+                "--data",
+                str(tiny_bench),
+                "--out",
+                str(tmp_path / "ret_c"),
+                "--centre",
+                "yes",
+                *RANDOM_TINY,
+                "--num-clips",
+                "1",
+            ]
+        )
+        == 0
+    )
     mc = json.loads((tmp_path / "ret_c" / "metrics.json").read_text())
     assert mc["recall"] == mc["recall_centred"] and mc["centring"] == "centred" and mc["num_clips"] == 1
     capsys.readouterr()
-    assert main(["retrieve", "--data", str(tiny_bench), "--out", str(tmp_path / "r2"), "--level", "7",
-                 *RANDOM_TINY]) == 1
+    assert (
+        main(["retrieve", "--data", str(tiny_bench), "--out", str(tmp_path / "r2"), "--level", "7", *RANDOM_TINY]) == 1
+    )
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("hdc: error: --level 7: r3d_18 has 4 stages")
 
 
@@ -115,8 +190,23 @@ def test_extract_end_to_end(tiny_bench, tmp_path, capsys):
     import numpy as np
 
     out = tmp_path / "ext"
-    assert main(["extract", "--data", str(tiny_bench), "--out", str(out), "--subset", "test", "--levels", "all",
-                 *RANDOM_TINY]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--data",
+                str(tiny_bench),
+                "--out",
+                str(out),
+                "--subset",
+                "test",
+                "--levels",
+                "all",
+                *RANDOM_TINY,
+            ]
+        )
+        == 0
+    )
     m = json.loads((out / "metrics.json").read_text())
     assert all(k in m for k in COMMON_KEYS) and m["kind"] == "extract" and m["levels"] == [0, 1, 2, 3]
     assert m["subsets"] == ["test"] and m["videos"] == {"test": 15}

@@ -11,30 +11,34 @@ def test_defaults_and_bundled_method_configs():
         cfg = build_config([name])
         assert cfg.method.name == (name if name != "demo" else "hdc")
     demo = build_config(["demo"])
-    assert demo.model.width == 0.25 and demo.data.clip_len == 8   # inherited from hdc, then overridden
+    assert demo.model.width == 0.25 and demo.data.clip_len == 8  # inherited from hdc, then overridden
     assert demo.method.temperature == 0.1
 
 
 def test_overrides_are_typed():
-    cfg = build_config(overrides=["train.lr=0.5", "method.levels=[-2, -1]", "train.steps=7",
-                                  "model.width=1", "method.center=false"])
+    cfg = build_config(
+        overrides=["train.lr=0.5", "method.levels=[-2, -1]", "train.steps=7", "model.width=1", "method.center=false"]
+    )
     assert cfg.train.lr == 0.5 and cfg.method.levels == [-2, -1] and cfg.train.steps == 7
     assert isinstance(cfg.model.width, float) and cfg.method.center is False
     assert parse_override("a.b.c=x y") == {"a": {"b": {"c": "x y"}}}
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.lrr=0.1", "unknown config key 'train.lrr'"),
-    ("nope.x=1", "unknown config key 'nope'"),
-    ("train.steps=ten", "train.steps: expected int, got 'ten'"),
-    ("train.steps=1.5", "train.steps: expected int"),
-    ("method.center=3", "method.center: expected bool"),
-    ("method.levels=-1", "method.levels: expected a list"),
-    ("method.weighting=magic", "method.weighting: 'magic' is not one of invariance, uniform, fixed, learned"),
-    ("method.weighting=fixed", "needs method.alpha and method.beta"),
-    ("train.batch_size=1", "train.batch_size >= 2"),
-    ("trainsteps", "is not key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.lrr=0.1", "unknown config key 'train.lrr'"),
+        ("nope.x=1", "unknown config key 'nope'"),
+        ("train.steps=ten", "train.steps: expected int, got 'ten'"),
+        ("train.steps=1.5", "train.steps: expected int"),
+        ("method.center=3", "method.center: expected bool"),
+        ("method.levels=-1", "method.levels: expected a list"),
+        ("method.weighting=magic", "method.weighting: 'magic' is not one of invariance, uniform, fixed, learned"),
+        ("method.weighting=fixed", "needs method.alpha and method.beta"),
+        ("train.batch_size=1", "train.batch_size >= 2"),
+        ("trainsteps", "is not key=value"),
+    ],
+)
 def test_bad_values_are_one_line_errors(override, message):
     with pytest.raises(ConfigError) as e:
         build_config(overrides=[override])
@@ -64,10 +68,18 @@ def test_fixed_weights_follow_the_levels_they_were_given_for():
     from hdc_video.models.hdc import HDC
     from hdc_video.models.registry import build_backbone
 
-    cfg = build_config(overrides=["method.weighting=fixed", "method.levels=[-1, -3]", "method.alpha=[1.0, 0.25]",
-                                  "method.beta=[2.0, 0.5]", "method.head_hidden=8", "method.head_dim=4"])
+    cfg = build_config(
+        overrides=[
+            "method.weighting=fixed",
+            "method.levels=[-1, -3]",
+            "method.alpha=[1.0, 0.25]",
+            "method.beta=[2.0, 0.5]",
+            "method.head_hidden=8",
+            "method.head_dim=4",
+        ]
+    )
     model = HDC(build_backbone("r3d_18", width=0.125), cfg.method)
-    assert model.levels == [1, 3]                                   # shallow -> deep
+    assert model.levels == [1, 3]  # shallow -> deep
     w = model.weighting.weights()
     assert w["sc"].tolist() == [0.25, 1.0] and w["tc"].tolist() == [0.5, 2.0]
     with pytest.raises(ConfigError, match="twice"):
@@ -82,7 +94,9 @@ def test_a_preset_equals_its_expanded_keys_and_later_keys_win(tmp_path):
     for name, keys in AUGMENT_PRESETS.items():
         by_name = asdict(build_config(overrides=[f"data.preset={name}"]).data)
         expanded = asdict(build_config(overrides=[f"data.{k}={v}" for k, v in keys.items()]).data)
-        assert {k: v for k, v in by_name.items() if k != "preset"} == {k: v for k, v in expanded.items() if k != "preset"}
+        assert {k: v for k, v in by_name.items() if k != "preset"} == {
+            k: v for k, v in expanded.items() if k != "preset"
+        }
     # a key beside the preset, in the same mapping or later, wins; a later preset wins over earlier keys
     f = tmp_path / "aug.yaml"
     f.write_text("data:\n  blur: 0.1\n  preset: strong\n")
@@ -93,16 +107,19 @@ def test_a_preset_equals_its_expanded_keys_and_later_keys_win(tmp_path):
         build_config(overrides=["data.preset=extreme"])
 
 
-@pytest.mark.parametrize("override, message", [
-    ("data.hue=0.7", "data.hue in [0, 0.5]"),
-    ("data.brightness=-1", "data.brightness/contrast/saturation must be >= 0"),
-    ("data.blur_sigma=[2.0, 1.0]", "data.blur_sigma must be [min, max]"),
-    ("method.invariance=vibes", "method.invariance: 'vibes' is not one of margin, accuracy, mi, pos_cosine"),
-    ("method.sc_positives=all", "'all' is not one of any_time, same_time, other_view"),
-    ("method.whole_views=3", "method.whole_views 2 or 4"),
-    ("train.monitor_every=-1", "train.monitor_every must be >= 0"),
-    ("train.sync_bn=maybe", "train.sync_bn: expected bool"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.hue=0.7", "data.hue in [0, 0.5]"),
+        ("data.brightness=-1", "data.brightness/contrast/saturation must be >= 0"),
+        ("data.blur_sigma=[2.0, 1.0]", "data.blur_sigma must be [min, max]"),
+        ("method.invariance=vibes", "method.invariance: 'vibes' is not one of margin, accuracy, mi, pos_cosine"),
+        ("method.sc_positives=all", "'all' is not one of any_time, same_time, other_view"),
+        ("method.whole_views=3", "method.whole_views 2 or 4"),
+        ("train.monitor_every=-1", "train.monitor_every must be >= 0"),
+        ("train.sync_bn=maybe", "train.sync_bn: expected bool"),
+    ],
+)
 def test_new_keys_are_validated(override, message):
     with pytest.raises(ConfigError) as e:
         build_config(overrides=[override])
@@ -113,15 +130,25 @@ def test_augmentation_keys_reach_the_worker_and_the_device_path(tiny_bench):
     """The data.* augmentation keys build the ClipAugment both paths apply (the device path hands
     the same object to views_to_device), and both paths give the same views."""
     import torch
+    from conftest import TINY
     from torch.utils.data._utils.collate import default_collate
 
-    from conftest import TINY
     from hdc_video.data.loading.pretrain import RawViewsDataset
     from hdc_video.data.transforms.device import views_to_device
     from hdc_video.train.pretrain import build_pretrain_data
 
-    keys = dict(brightness=0.7, contrast=0.6, saturation=0.5, hue=0.3, grayscale=0.4, blur=0.6,
-                blur_sigma=[0.5, 1.5], scale=[0.25, 0.9], jitter=0.9, flip=0.3)
+    keys = dict(
+        brightness=0.7,
+        contrast=0.6,
+        saturation=0.5,
+        hue=0.3,
+        grayscale=0.4,
+        blur=0.6,
+        blur_sigma=[0.5, 1.5],
+        scale=[0.25, 0.9],
+        jitter=0.9,
+        flip=0.3,
+    )
     cfg = build_config(overrides=TINY + [f"data.{k}={v}" for k, v in keys.items()])
     cpu = build_pretrain_data(cfg, tiny_bench)
     device = RawViewsDataset(build_pretrain_data(cfg, tiny_bench), raw_size=None)

@@ -11,14 +11,20 @@ import sys
 import numpy as np
 import pytest
 import torch
+from test_hostile import numbered, vfr_pts, write_custom
 
+from hdc_video.data.decoders import (
+    AutoDecoder,
+    DecoderUnavailable,
+    FrameFolderDecoder,
+    available_decoders,
+    make_decoder,
+    write_frame_folder,
+)
 from hdc_video.data.decoders.auto import make_decoder as make_decoder_alias
 from hdc_video.data.decoders.pyav import PyAVDecoder, decode_all
-from hdc_video.data.decoders import (AutoDecoder, DecoderUnavailable, FrameFolderDecoder, available_decoders,
-                                     make_decoder, write_frame_folder)
 from hdc_video.data.errors import DataError, DecodeError
 from hdc_video.data.video_io import write_video
-from test_hostile import numbered, vfr_pts, write_custom
 
 HAVE_TORCHCODEC = "torchcodec" in available_decoders()
 
@@ -27,8 +33,8 @@ def frame_numbers(frames: torch.Tensor) -> list[int]:
     """Frame numbers written by ``numbered`` (read below the marker, in the two halves)."""
     f = frames.float()
     h, w = f.shape[1], f.shape[2]
-    hi = f[:, h // 2: -2, 2: w // 2 - 2].mean(dim=(1, 2, 3))
-    lo = f[:, h // 2: -2, w // 2 + 2: -2].mean(dim=(1, 2, 3))
+    hi = f[:, h // 2 : -2, 2 : w // 2 - 2].mean(dim=(1, 2, 3))
+    lo = f[:, h // 2 : -2, w // 2 + 2 : -2].mean(dim=(1, 2, 3))
     return (16 * torch.round((hi - 8) / 16).long() + torch.round((lo - 8) / 16).long()).tolist()
 
 
@@ -45,10 +51,12 @@ def videos(tmp_path_factory):
         "vfr": write_custom(d / "vfr.mp4", numbered(150), pts_ms=vfr_pts(150), gop=20),
         "vfr_mkv": write_custom(d / "vfr.mkv", numbered(150), pts_ms=vfr_pts(150), gop=20),
         # 40/80 ms steps: every pts is on the 25 fps grid, yet frame i is not at i * 40 ms
-        "vfr_grid": write_custom(d / "vfr_grid.mkv", numbered(150),
-                                 pts_ms=[int(v) for v in np.cumsum([0] + [80 if k % 4 == 0 else 40
-                                                                          for k in range(149)])],
-                                 gop=20),
+        "vfr_grid": write_custom(
+            d / "vfr_grid.mkv",
+            numbered(150),
+            pts_ms=[int(v) for v in np.cumsum([0] + [80 if k % 4 == 0 else 40 for k in range(149)])],
+            gop=20,
+        ),
     }
     frames = {}
     for name, path in list(v.items()):
@@ -155,8 +163,12 @@ def test_frame_folder_order_and_errors(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "img_00001.jpg").write_bytes(b"\xff\xd8not a jpeg")
     (tmp_path / "file.avi").write_bytes(b"x")
-    for path, reason in [(tmp_path / "nope", "file not found"), (tmp_path / "empty", "no JPEG frames"),
-                         (tmp_path / "file.avi", "not a frame folder"), (tmp_path / "bad", "corrupt JPEG")]:
+    for path, reason in [
+        (tmp_path / "nope", "file not found"),
+        (tmp_path / "empty", "no JPEG frames"),
+        (tmp_path / "file.avi", "not a frame folder"),
+        (tmp_path / "bad", "corrupt JPEG"),
+    ]:
         with pytest.raises(DecodeError, match=reason) as err:
             dec.decode(path, [0])
         assert str(path) in str(err.value) and "\n" not in err.value.reason

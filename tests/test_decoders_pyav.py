@@ -23,7 +23,7 @@ def numbered_frames(n: int, h: int = H, w: int = W) -> np.ndarray:
     lo = (16 * (t % 16) + 8).astype(np.uint8)
     frames = np.empty((n, h, w, 3), np.uint8)
     frames[:, :, : w // 2] = hi[:, None, None, None]
-    frames[:, :, w // 2:] = lo[:, None, None, None]
+    frames[:, :, w // 2 :] = lo[:, None, None, None]
     return frames
 
 
@@ -31,8 +31,8 @@ def frame_numbers(frames: torch.Tensor) -> list[int]:
     """Read back the frame numbers written by ``numbered_frames`` (centre of each half)."""
     f = frames.float()
     w = f.shape[2]
-    hi = f[:, 4:-4, 4: w // 2 - 4].mean(dim=(1, 2, 3))
-    lo = f[:, 4:-4, w // 2 + 4: -4].mean(dim=(1, 2, 3))
+    hi = f[:, 4:-4, 4 : w // 2 - 4].mean(dim=(1, 2, 3))
+    lo = f[:, 4:-4, w // 2 + 4 : -4].mean(dim=(1, 2, 3))
     hi_i = torch.round((hi - 8) / 16).long()
     lo_i = torch.round((lo - 8) / 16).long()
     return (16 * hi_i + lo_i).tolist()
@@ -133,8 +133,9 @@ def test_errors_missing_text_empty(tmp_path):
     empty = tmp_path / "empty.avi"
     empty.write_bytes(b"")
     for path in (missing, text, empty):
-        _expect_decode_error(path, lambda d, p=path: d.info(p), lambda d, p=path: d.decode(p, [0]),
-                             lambda d, p=path: decode_all(p))
+        _expect_decode_error(
+            path, lambda d, p=path: d.info(p), lambda d, p=path: d.decode(p, [0]), lambda d, p=path: decode_all(p)
+        )
 
 
 def test_error_no_video_stream(tmp_path):
@@ -171,8 +172,12 @@ def test_truncated_video(videos, tmp_path):
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
     dec = PyAVDecoder(seek_threshold=16)
-    for call in (lambda: dec.info(cut), lambda: dec.decode(cut, [0, 5, 100, 229]),
-                 lambda: dec.decode(cut, [150, 229]), lambda: decode_all(cut)):
+    for call in (
+        lambda: dec.info(cut),
+        lambda: dec.decode(cut, [0, 5, 100, 229]),
+        lambda: dec.decode(cut, [150, 229]),
+        lambda: decode_all(cut),
+    ):
         box = _with_timeout(call)
         if "exc" in box:
             assert isinstance(box["exc"], DecodeError), box["exc"]

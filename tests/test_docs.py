@@ -19,7 +19,7 @@ CONFIGS = sorted((ROOT / "src" / "hdc_video" / "configs").rglob("*.yaml"))
 DOTTED = re.compile(r"(?<![\w./])hdc_video(?:\.[A-Za-z_]\w*)+")
 PATHS = re.compile(r"(?<![\w./])(?:src/)?hdc_video/[\w/]+(?:\.py)?")
 KEYS = re.compile(r"`((?:data|method|train|model)\.[a-z_]+)(?![\w.])")
-NOT_KEYS = {"model.fc"}          # torchvision's classifier attribute, named where export is explained
+NOT_KEYS = {"model.fc"}  # torchvision's classifier attribute, named where export is explained
 
 
 def _resolves(dotted: str) -> bool:
@@ -39,9 +39,13 @@ def _resolves(dotted: str) -> bool:
 
 
 def _schema_keys() -> set[str]:
-    return {f"{section.name}.{f.name}" for section in dataclasses.fields(Config)
-            for f in dataclasses.fields(section.type if isinstance(section.type, type) else
-                                        getattr(Config(), section.name).__class__)}
+    return {
+        f"{section.name}.{f.name}"
+        for section in dataclasses.fields(Config)
+        for f in dataclasses.fields(
+            section.type if isinstance(section.type, type) else getattr(Config(), section.name).__class__
+        )
+    }
 
 
 def _where(path: Path, text: str, pos: int) -> str:
@@ -65,7 +69,7 @@ def test_named_modules_files_and_keys_exist(path):
     for m in KEYS.finditer(text):
         key = m.group(1)
         section, name = key.split(".")
-        if key in NOT_KEYS or name in ("csv", "txt", "json", "yaml"):     # a file name, not a key
+        if key in NOT_KEYS or name in ("csv", "txt", "json", "yaml"):  # a file name, not a key
             continue
         if key not in keys and not (ROOT / "src" / "hdc_video" / section / name).exists():
             bad.append(f"{_where(path, text, m.start())}: config key {key} is not in the schema")

@@ -29,8 +29,16 @@ def _fake_run(tmp_path: Path, name: str, width: float) -> tuple[Path, torch.nn.M
     net = build_backbone(name, width=width)
     cfg = build_config(overrides=[f"model.backbone={name}", f"model.width={width}"])
     run = tmp_path / f"run_{name}_{width}"
-    save_atomic({"format": "hdc-video/1", "config": cfg.to_dict(), "step": 7, "data_root": "/data",
-                 "model": {f"backbone.{k}": v for k, v in net.state_dict().items()}}, run / "checkpoint.pt")
+    save_atomic(
+        {
+            "format": "hdc-video/1",
+            "config": cfg.to_dict(),
+            "step": 7,
+            "data_root": "/data",
+            "model": {f"backbone.{k}": v for k, v in net.state_dict().items()},
+        },
+        run / "checkpoint.pt",
+    )
     return run, net.eval()
 
 
@@ -68,8 +76,12 @@ def test_hdc_export_round_trip_hub_and_extract(tmp_path):
     assert blob["format"] == BACKBONE_FORMAT and blob["backbone"] == "r2plus1d_18" and blob["width"] == 0.125
     assert blob["provenance"]["step"] == 7 and blob["config"]["model"]["width"] == 0.125
     x = torch.randn(1, 3, 4, 32, 32)
-    for loaded in (hdc_video.load_backbone(out), load_backbone(run), load_backbone(run / "checkpoint.pt"),
-                   torch.hub.load(str(ROOT), "r2plus1d_18", source="local", checkpoint=str(out), trust_repo=True)):
+    for loaded in (
+        hdc_video.load_backbone(out),
+        load_backbone(run),
+        load_backbone(run / "checkpoint.pt"),
+        torch.hub.load(str(ROOT), "r2plus1d_18", source="local", checkpoint=str(out), trust_repo=True),
+    ):
         with torch.no_grad():
             torch.testing.assert_close(loaded(x)[-1], net(x)[-1])
     with pytest.raises(ValueError, match="holds a r2plus1d_18, not a r3d_18"):
@@ -108,7 +120,11 @@ def _write(code: str) -> Path:
 
 
 def test_examples_train_loop_runs(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "train_loop.py"),
-                           "--steps", "2", "--out", str(tmp_path / "bench")], capture_output=True, text=True,
-                          timeout=600, check=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_loop.py"), "--steps", "2", "--out", str(tmp_path / "bench")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     assert "step 1: HD-NCE" in proc.stdout

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import TINY
+
 from hdc_video.cli import main
 from hdc_video.data.indexes import read_ucf101
 from hdc_video.train.pretrain import pretrain
@@ -31,8 +31,23 @@ def _rows(path):
 
 def test_extract_files_and_linear_from_features(tiny_bench, tiny_ckpt, tmp_path, capsys):
     ext = tmp_path / "ext"
-    assert main(["extract", "--checkpoint", str(tiny_ckpt), "--data", str(tiny_bench), "--out", str(ext),
-                 "--levels", "-1,1", *CLIPS]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--checkpoint",
+                str(tiny_ckpt),
+                "--data",
+                str(tiny_bench),
+                "--out",
+                str(ext),
+                "--levels",
+                "-1,1",
+                *CLIPS,
+            ]
+        )
+        == 0
+    )
     meta = json.loads((ext / "metrics.json").read_text())
     assert meta["kind"] == "extract" and meta["levels"] == [3, 1] and meta["random_init"] is False
     for key in ("protocol", "checkpoint", "backbone", "width", "data_root"):
@@ -48,7 +63,7 @@ def test_extract_files_and_linear_from_features(tiny_bench, tiny_ckpt, tmp_path,
         assert [int(r["label"]) for r in rows] == index.labels.tolist()
         assert [r["class"] for r in rows] == [index.classes[e.label] for e in index.entries]
         assert all(r["motion"] == attrs[r["path"]]["motion"] for r in rows)
-        for lv, c in ((3, 64), (1, 16)):        # r3d_18 at width 0.125: stage channels 8, 16, 32, 64
+        for lv, c in ((3, 64), (1, 16)):  # r3d_18 at width 0.125: stage channels 8, 16, 32, 64
             clips = np.load(ext / f"clip_features_{subset}_L{lv}.npy")
             video = np.load(ext / f"features_{subset}_L{lv}.npy")
             assert clips.shape == (n, 2, c) and video.shape == (n, c) and video.dtype == np.float32
@@ -57,15 +72,43 @@ def test_extract_files_and_linear_from_features(tiny_bench, tiny_ckpt, tmp_path,
 
     # the same probe from the files and from the network, several levels and a factor column
     net_out, file_out = tmp_path / "lin_net", tmp_path / "lin_file"
-    assert main(["linear", "--checkpoint", str(tiny_ckpt), "--data", str(tiny_bench), "--out", str(net_out),
-                 "--levels", "1,-1", "--label-column", "motion", *CLIPS]) == 0
-    assert main(["linear", "--features", str(ext), "--out", str(file_out), "--levels", "1,-1",
-                 "--label-column", "motion"]) == 0
+    assert (
+        main(
+            [
+                "linear",
+                "--checkpoint",
+                str(tiny_ckpt),
+                "--data",
+                str(tiny_bench),
+                "--out",
+                str(net_out),
+                "--levels",
+                "1,-1",
+                "--label-column",
+                "motion",
+                *CLIPS,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["linear", "--features", str(ext), "--out", str(file_out), "--levels", "1,-1", "--label-column", "motion"])
+        == 0
+    )
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (net_out, file_out))
     assert a["kind"] == b["kind"] == "linear" and a["label"] == b["label"] == "motion"
     assert set(a["per_level"]) == {"L1", "L3"} and a["level"] == 3 and a["levels"] == [1, 3]
-    for key in ("top1_clip", "top1_video", "per_level", "protocol", "checkpoint", "random_init", "backbone",
-                "width", "data_root"):
+    for key in (
+        "top1_clip",
+        "top1_video",
+        "per_level",
+        "protocol",
+        "checkpoint",
+        "random_init",
+        "backbone",
+        "width",
+        "data_root",
+    ):
         assert a[key] == b[key], key
     assert a["top1_video"] == a["per_level"]["L3"]["top1_video"]
     assert (net_out / "predictions.csv").read_text() == (file_out / "predictions.csv").read_text()
@@ -88,7 +131,7 @@ def test_extract_files_and_linear_from_features(tiny_bench, tiny_ckpt, tmp_path,
 
 def test_extract_errors_are_one_line(tiny_bench, tiny_ckpt, tmp_path, capsys):
     state = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
-    state["config"]["model"]["width"] = 0.25            # weights of width 0.125 under a 0.25 config
+    state["config"]["model"]["width"] = 0.25  # weights of width 0.125 under a 0.25 config
     bad = tmp_path / "bad.pt"
     torch.save(state, bad)
     cases = [

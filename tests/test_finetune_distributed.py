@@ -15,7 +15,8 @@ One ``mp.spawn`` of two ranks (module fixture ``ddp_runs``) runs, in this order:
 * run "bn_train": a plain 1-epoch run (BatchNorm in train mode, so each rank's last forward leaves
   it different running statistics), its final test, and one more ``Finetuner.evaluate``.
 
-Tolerances, "frozen" against one process (float32, pinned: bf16 rounds differently per shard; only the summation order differs: DDP averages
+Tolerances, "frozen" against one process (float32, pinned: bf16 rounds differently per shard; only
+the summation order differs: DDP averages
 two 4-clip gradients where one process reduces over 8 clips), each about 10-50x what was measured:
 
 * per-step losses (metrics.jsonl keeps 6 decimals): ``LOSS_TOL`` = 1e-5 absolute (measured 1e-6,
@@ -51,24 +52,50 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import free_port, loopback_env
 from torch import nn
 
-from conftest import free_port, loopback_env
+from hdc_video.checkpoint import load_checkpoint
 from hdc_video.cli import main
 from hdc_video.config import ConfigError
 from hdc_video.eval import finetune as ft
-from hdc_video.checkpoint import load_checkpoint
 
 WORLD = 2
 LOSS_TOL, GN_REL, REL, REL_RESUMED = 1e-5, 1e-5, 1e-5, 5e-4
-BAD = 9                     # the truncated test video (index in the test split): rank 0's 2nd batch
+BAD = 9  # the truncated test video (index in the test split): rank 0's 2nd batch
 
 
 def _args(bench, ckpt, out, batch: int = 8, epochs: int = 2) -> list[str]:
-    return ["finetune", "--checkpoint", str(ckpt), "--data", str(bench), "--out", str(out), "--epochs", str(epochs),
-            "--batch-size", str(batch), "--optimizer", "sgd", "--lr", "0.05", "--dropout", "0.5",
-            "--num-clips", "4", "--val-clips", "1", "--workers", "0", "--device", "cpu", "--precision", "fp32",
-            "--no-progress"]
+    return [
+        "finetune",
+        "--checkpoint",
+        str(ckpt),
+        "--data",
+        str(bench),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--dropout",
+        "0.5",
+        "--num-clips",
+        "4",
+        "--val-clips",
+        "1",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--no-progress",
+    ]
 
 
 def _frozen_bn_train(self, mode: bool = True):
@@ -81,13 +108,24 @@ def _frozen_bn_train(self, mode: bool = True):
 
 
 def _bn_train_opts(bench, ckpt) -> ft.FinetuneConfig:
-    return ft.FinetuneConfig(checkpoint=str(ckpt), data=str(bench), epochs=1, batch_size=8, optimizer="sgd", lr=0.05,
-                             num_clips=4, val_clips=0, workers=0, device="cpu")
+    return ft.FinetuneConfig(
+        checkpoint=str(ckpt),
+        data=str(bench),
+        epochs=1,
+        batch_size=8,
+        optimizer="sgd",
+        lr=0.05,
+        num_clips=4,
+        val_clips=0,
+        workers=0,
+        device="cpu",
+    )
 
 
 def _worker(rank: int, port: int, tmp: str, bench: str, ckpt: str) -> None:
-    os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     from hdc_video import dist
     from hdc_video.train import distributed as ddp
@@ -112,7 +150,7 @@ def _worker(rank: int, port: int, tmp: str, bench: str, ckpt: str) -> None:
     out.mkdir(exist_ok=True)
     trainer = ft.Finetuner(_bn_train_opts(bench, ckpt), out, progress=False)
     res["run_metrics"] = trainer.run()
-    res["eval"] = trainer.evaluate(4, 1, "again")         # (metrics, video probabilities, keep)
+    res["eval"] = trainer.evaluate(4, 1, "again")  # (metrics, video probabilities, keep)
     torch.save(res, tmp / f"rank{rank}.pt")
     dist.barrier()
     ddp.cleanup()
@@ -123,6 +161,7 @@ def data(tiny_bench, tmp_path_factory):
     """A copy of the tiny benchmark with test video ``BAD`` truncated, and a pretraining checkpoint
     of the tiny model."""
     from conftest import TINY
+
     from hdc_video.config import build_config
     from hdc_video.data.indexes import open_index
     from hdc_video.models.registry import build_backbone
@@ -170,11 +209,11 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def _assert_same_weights(a: dict, b: dict, what: str, tol: float) -> float:
-    assert a.keys() == b.keys() and not any(k.startswith("module.") for k in a)    # the unwrapped model
+    assert a.keys() == b.keys() and not any(k.startswith("module.") for k in a)  # the unwrapped model
     worst = 0.0
     for k, v in b.items():
         if k.endswith(("running_mean", "running_var", "num_batches_tracked")):
-            assert torch.equal(a[k], v), (what, k)       # BatchNorm in eval mode: untouched
+            assert torch.equal(a[k], v), (what, k)  # BatchNorm in eval mode: untouched
         else:
             worst = max(worst, _rel(a[k], v))
     assert worst <= tol, (what, worst)
@@ -193,14 +232,14 @@ def test_bad_global_batch_is_a_one_line_error(ddp_runs):
 def test_two_ranks_train_like_one_process(ddp_runs, one_frozen, data):
     tmp, ranks = ddp_runs
     two = tmp / "frozen"
-    assert [r["frozen_rc"] for r in ranks] == [130, 130]          # both stopped after epoch 1
+    assert [r["frozen_rc"] for r in ranks] == [130, 130]  # both stopped after epoch 1
     a, b = _rows(two / "metrics.jsonl"), _rows(one_frozen / "metrics.jsonl")
-    assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 4, 5]      # rank 0 alone logged
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 4, 5]  # rank 0 alone logged
     for x, y in zip(a, b):
         assert x["lr"] == y["lr"] and x["epoch"] == y["epoch"] == 1
         assert abs(x["loss"] - y["loss"]) <= LOSS_TOL, (x, y)
         assert abs(x["grad_norm"] - y["grad_norm"]) <= GN_REL * y["grad_norm"], (x, y)
-    assert len({r["loss"] for r in b}) == 5                       # the steps saw different batches
+    assert len({r["loss"] for r in b}) == 5  # the steps saw different batches
     ha, hb = _rows(two / "history.jsonl"), _rows(one_frozen / "history.jsonl")
     assert len(ha) == len(hb) == 1
     assert ha[0]["step"] == hb[0]["step"] == 5 and ha[0]["train_acc"] == hb[0]["train_acc"]
@@ -209,9 +248,12 @@ def test_two_ranks_train_like_one_process(ddp_runs, one_frozen, data):
     sa, sb = load_checkpoint(two / "checkpoint.pt"), load_checkpoint(one_frozen / "checkpoint.pt")
     assert (sa["epoch"], sa["step"]) == (sb["epoch"], sb["step"]) == (1, 5)
     _assert_same_weights(sa["model"], sb["model"], "after 5 steps", REL)
-    init = torch.load(data[1], weights_only=True)["model"]          # the weights did move
-    moved = [_rel(sa["model"][k], v) for k, v in init.items() if not k.endswith(("running_mean", "running_var",
-                                                                                  "num_batches_tracked"))]
+    init = torch.load(data[1], weights_only=True)["model"]  # the weights did move
+    moved = [
+        _rel(sa["model"][k], v)
+        for k, v in init.items()
+        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    ]
     assert np.median(moved) > 1e-2, np.median(moved)
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one_frozen.iterdir())
 
@@ -226,7 +268,7 @@ def test_two_rank_checkpoint_resumes_in_one_process(ddp_runs, one_frozen, data, 
         assert main([*_args(bench, ckpt, run), "--resume"]) == 0
     a, b = _rows(two / "metrics.jsonl"), _rows(one / "metrics.jsonl")
     assert [r["step"] for r in a] == list(range(1, 11))
-    for x, y in zip(a[5:], b[5:]):                                  # epoch 2, in one process each
+    for x, y in zip(a[5:], b[5:]):  # epoch 2, in one process each
         assert x["lr"] == y["lr"] and x["epoch"] == 2 and abs(x["loss"] - y["loss"]) <= LOSS_TOL, (x, y)
     assert [h["epoch"] for h in _rows(two / "history.jsonl")] == [1, 2]
     sa, sb = load_checkpoint(two / "checkpoint.pt"), load_checkpoint(one / "checkpoint.pt")
@@ -244,7 +286,7 @@ def test_distributed_evaluation_equals_one_process(ddp_runs, tmp_path):
     trainer = ft.Finetuner(ft.FinetuneConfig(**state["args"]), tmp_path, state, progress=False)
     metrics, probs, keep = trainer.evaluate(4, 1, "one process")
     assert keep.sum() == 14 and not keep[BAD] and probs.shape == (14, 15)
-    for r in ranks:                                   # every rank holds the gathered result
+    for r in ranks:  # every rank holds the gathered result
         m, p, k = r["eval"]
         assert np.array_equal(k, keep) and np.array_equal(p, probs)
         assert m == metrics
@@ -259,7 +301,7 @@ def test_distributed_evaluation_equals_one_process(ddp_runs, tmp_path):
     assert len(preds) == 14
     kept = [e for e, k in zip(trainer.test_index, keep) if k]
     assert [ln.split(",")[2] for ln in preds] == [trainer.classes[int(i)] for i in probs.argmax(-1)]
-    assert [ln.split(",")[0] for ln in preds] == [e.rel for e in kept]       # index order restored
+    assert [ln.split(",")[0] for ln in preds] == [e.rel for e in kept]  # index order restored
     assert len(_rows(run / "metrics.jsonl")) == 5 and len(_rows(run / "history.jsonl")) == 1
 
 
@@ -268,9 +310,9 @@ def test_eval_batches_are_the_single_process_batches_dealt_round_robin():
     assert one == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14]]
     shards = [ft.eval_batches(15, 4, r, 2) for r in range(2)]
     assert shards == [[one[0], one[2]], [one[1], one[3]]]
-    assert [sum(map(len, s)) for s in shards] == [8, 7]            # uneven
+    assert [sum(map(len, s)) for s in shards] == [8, 7]  # uneven
     three = [ft.eval_batches(5, 4, r, 3) for r in range(3)]
-    assert three == [[[0, 1, 2, 3]], [[4]], []]                     # a rank may have nothing to do
+    assert three == [[[0, 1, 2, 3]], [[4]], []]  # a rank may have nothing to do
 
 
 def test_world_checks():
@@ -279,7 +321,7 @@ def test_world_checks():
         ft.check_world(o, world, torch.device("cpu"))
     with pytest.raises(ConfigError, match="--batch-size 12 .* not divisible by the 5 processes"):
         ft.check_world(o, 5, torch.device("cpu"))
-    ft.check_world(o, 2, torch.device("cuda"))              # each rank takes GPU LOCAL_RANK
+    ft.check_world(o, 2, torch.device("cuda"))  # each rank takes GPU LOCAL_RANK
     ft.check_world(o, 1, torch.device("cuda", 1))
     with pytest.raises(ConfigError, match="--device cuda:1 under torchrun"):
-        ft.check_world(o, 2, torch.device("cuda", 1))      # every rank on one GPU: refused on all of them
+        ft.check_world(o, 2, torch.device("cuda", 1))  # every rank on one GPU: refused on all of them

@@ -26,7 +26,7 @@ def _step(model, opt, guard, grad_scale: float, loss_value: float = 1.0):
     loss = out - out.detach() + loss_value
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    model.weight.grad.mul_(grad_scale)             # NaN / inf here: a finite loss, a bad gradient
+    model.weight.grad.mul_(grad_scale)  # NaN / inf here: a finite loss, a bad gradient
     guard.step(opt, loss, torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")))
 
 
@@ -34,14 +34,14 @@ def _step(model, opt, guard, grad_scale: float, loss_value: float = 1.0):
 def test_non_finite_gradient_skips_the_whole_update(optimizer):
     model, opt = _setup(optimizer)
     guard = NonFiniteGuard("cpu")
-    _step(model, opt, guard, 1.0)                  # a good step: momentum / Adam state exist
+    _step(model, opt, guard, 1.0)  # a good step: momentum / Adam state exist
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     state = {k: {n: v.clone() for n, v in s.items()} for k, s in enumerate(opt.state.values())}
-    _step(model, opt, guard, float("nan"))         # finite loss, NaN gradient
+    _step(model, opt, guard, float("nan"))  # finite loss, NaN gradient
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
-    for k, s in enumerate(opt.state.values()):     # momentum buffers, Adam moments and step unchanged
+    for k, s in enumerate(opt.state.values()):  # momentum buffers, Adam moments and step unchanged
         assert all(torch.equal(state[k][n], v) for n, v in s.items()), (optimizer, s.keys())
-    assert guard.check() == 1 and guard.check() == 0   # counted once, then reset
+    assert guard.check() == 1 and guard.check() == 0  # counted once, then reset
     _step(model, opt, guard, 1.0)
     assert not torch.equal(weights["weight"], model.weight)
 
@@ -51,14 +51,17 @@ def test_too_many_bad_gradients_in_a_row_stop(caplog):
     guard = NonFiniteGuard("cpu", step_offset=10)
     for _ in range(MAX_BAD_GRADS - 1):
         _step(model, opt, guard, float("inf"))
-    _step(model, opt, guard, 1.0)                  # the run is broken: no stop
+    _step(model, opt, guard, 1.0)  # the run is broken: no stop
     with caplog.at_level(logging.WARNING, logger="hdc_video.train"):
         assert guard.check() == MAX_BAD_GRADS - 1
     assert "skipped" in caplog.text
     for _ in range(MAX_BAD_GRADS):
         _step(model, opt, guard, float("nan"))
-    with pytest.raises(TrainingError, match=rf"{MAX_BAD_GRADS} non-finite gradients in a row by step "
-                                            rf"{10 + 2 * MAX_BAD_GRADS}; stopping; where"):
+    with pytest.raises(
+        TrainingError,
+        match=rf"{MAX_BAD_GRADS} non-finite gradients in a row by step "
+        rf"{10 + 2 * MAX_BAD_GRADS}; stopping; where",
+    ):
         guard.check(lambda: "where")
 
 
@@ -95,7 +98,7 @@ def test_a_skipped_first_sgd_step_leaves_clean_momentum():
     fresh_model, fresh_opt = _setup("sgd")
     fresh_model.load_state_dict(model.state_dict())
     guard = NonFiniteGuard("cpu")
-    _step(model, opt, guard, float("inf"))        # the very first step: skipped
+    _step(model, opt, guard, float("inf"))  # the very first step: skipped
     assert guard.check() == 1
     _step(model, opt, guard, 1.0)
     _step(fresh_model, fresh_opt, NonFiniteGuard("cpu"), 1.0)
@@ -111,6 +114,6 @@ def test_loading_a_non_fused_state_keeps_the_optimizer_fused():
     model, opt = _setup("adamw")
     state = build_optimizer(model, TrainConfig(optimizer="adamw", lr=0.1)).state_dict()
     for g in state["param_groups"]:
-        g["fused"] = None                          # what an older, non-fused checkpoint holds
+        g["fused"] = None  # what an older, non-fused checkpoint holds
     load_optimizer_state(opt, state)
     assert all(g["fused"] for g in opt.param_groups)

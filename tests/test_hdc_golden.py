@@ -41,8 +41,8 @@ def _run(overrides: list[str]) -> list[dict[str, float]]:
     out = []
     for step in range(2):
         video = torch.randn(4, 4, 3, 8, 32, 32, generator=g)
-        overlap = torch.tensor([0.0, 0.75, 0.0, 0.25])          # video 1's crops overlap: no TC negative
-        ids = torch.tensor([3, 5, 3 + step, 9])                  # a video that recurs (queue masking)
+        overlap = torch.tensor([0.0, 0.75, 0.0, 0.25])  # video 1's crops overlap: no TC negative
+        ids = torch.tensor([3, 5, 3 + step, 9])  # a video that recurs (queue masking)
         loss, logs = model(video, overlap, ids)
         opt.zero_grad()
         loss.backward()
@@ -53,8 +53,11 @@ def _run(overrides: list[str]) -> list[dict[str, float]]:
 
 
 def _cases():
-    return {f"{name}{'+queue' if q else ''}": over + (QUEUE if q else []) for name, over in CASES.items()
-            for q in (False, True)}
+    return {
+        f"{name}{'+queue' if q else ''}": over + (QUEUE if q else [])
+        for name, over in CASES.items()
+        for q in (False, True)
+    }
 
 
 @pytest.mark.skipif(os.environ.get("HDC_GOLDEN_RECORD") != "1", reason="records only on request")
@@ -70,6 +73,9 @@ def test_loss_and_logs_equal_the_golden_values(name):
     for step, (g, w) in enumerate(zip(got, want)):
         assert list(g) == list(w), (name, step)
         for key in w:
-            same = (math.isnan(g[key]) and math.isnan(w[key])) or g[key] == w[key] or (
-                not exact and math.isclose(g[key], w[key], rel_tol=2e-4, abs_tol=2e-5))
+            same = (
+                (math.isnan(g[key]) and math.isnan(w[key]))
+                or g[key] == w[key]
+                or (not exact and math.isclose(g[key], w[key], rel_tol=2e-4, abs_tol=2e-5))
+            )
             assert same, f"{name} step {step} {key}: {g[key]!r} != golden {w[key]!r}"

@@ -35,13 +35,19 @@ def numbered(n: int, h: int = H, w: int = W) -> np.ndarray:
     t = np.arange(n)
     frames = np.empty((n, h, w, 3), np.uint8)
     frames[:, :, : w // 2] = (16 * (t // 16) + 8).astype(np.uint8)[:, None, None, None]
-    frames[:, :, w // 2:] = (16 * (t % 16) + 8).astype(np.uint8)[:, None, None, None]
+    frames[:, :, w // 2 :] = (16 * (t % 16) + 8).astype(np.uint8)[:, None, None, None]
     frames[:, : h // 4, : w // 6] = 255
     return frames
 
 
-def write_custom(path: Path, frames: np.ndarray, rotation: int = 0, pts_ms: list[int] | None = None,
-                 codec: str = "libx264", gop: int | None = None) -> Path:
+def write_custom(
+    path: Path,
+    frames: np.ndarray,
+    rotation: int = 0,
+    pts_ms: list[int] | None = None,
+    codec: str = "libx264",
+    gop: int | None = None,
+) -> Path:
     """A video with a display-matrix rotation and/or hand-set presentation timestamps (VFR)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as c:
@@ -127,8 +133,11 @@ def build_corpus(root: Path) -> dict:
         p.unlink()
     (root / "tmp").rmdir()
 
-    rows = ["path,label,note"] + [f"{rel},{rel.split('/')[0]},good" for rel in good] + \
-           [f"{rel},{rel.split('/')[0]},bad" for rel in bad]
+    rows = (
+        ["path,label,note"]
+        + [f"{rel},{rel.split('/')[0]},good" for rel in good]
+        + [f"{rel},{rel.split('/')[0]},bad" for rel in bad]
+    )
     (root / "train.csv").write_text("\n".join(rows) + "\n")
     return {"root": root, "good": good, "bad": bad}
 
@@ -197,8 +206,11 @@ def test_skip_tracker_threshold_and_summary():
     assert line.startswith("epoch 3: skipped 4 samples from 3 bad videos (3.0% of 100)")
     assert "empty file x2 [a.avi, b.avi]" in line and "file not found x1 [c.avi]" in line
     assert t.end_epoch(4) is None and len(t.failed) == 3
-    with pytest.raises(DataError, match=r"6 of 100 videos failed \(6\.0%.*check the path/codec.*"
-                                        r"most common: truncated x3"):
+    with pytest.raises(
+        DataError,
+        match=r"6 of 100 videos failed \(6\.0%.*check the path/codec.*"
+        r"most common: truncated x3",
+    ):
         t.update({"skipped": [f"/data/v{k}.avi\ttruncated: frame {k} requested" for k in range(3)]})
 
 
@@ -231,11 +243,14 @@ def _views(crops, generator, source):
     return crops[list(source)]
 
 
-@pytest.mark.parametrize("n, mode, expect", [
-    (4, "loop", [[0, 2, 0, 2], [1, 3, 1, 3]]),   # the sampler's rule: indices wrap
-    (4, "pad", [[0, 2, 3, 3], [1, 3, 3, 3]]),    # clamp: the last frame repeats
-    (20, "pad", None),                            # long enough: pad changes nothing
-])
+@pytest.mark.parametrize(
+    "n, mode, expect",
+    [
+        (4, "loop", [[0, 2, 0, 2], [1, 3, 1, 3]]),  # the sampler's rule: indices wrap
+        (4, "pad", [[0, 2, 3, 3], [1, 3, 3, 3]]),  # clamp: the last frame repeats
+        (20, "pad", None),  # long enough: pad changes nothing
+    ],
+)
 def test_short_video_loop_or_pad(n, mode, expect):
     index = VideoIndex([VideoEntry(Path("/x/v.avi"), 0, "v.avi")], ["c"], Path("/x"))
     ds = PretrainDataset(index, _IndexDecoder(n), TwoCropSampler(4, 2), _views, short_video=mode)
@@ -265,13 +280,17 @@ def test_unreadable_permissions(tmp_path):
 def test_pretraining_over_the_hostile_corpus_completes(corpus, tmp_path, caplog):
     """`hdc pretrain` itself (not just the loader) trains through every kind of broken file."""
     from conftest import TINY
+
     from hdc_video.train.pretrain import pretrain
 
     with caplog.at_level(logging.WARNING, logger="hdc_video"):
-        summary = pretrain(corpus["root"], tmp_path / "run", progress=False,
-                           overrides=TINY + ["train.steps=6", "train.batch_size=4", "data.max_fail_frac=0.5",
-                                             "train.ckpt_every=3"])
+        summary = pretrain(
+            corpus["root"],
+            tmp_path / "run",
+            progress=False,
+            overrides=TINY + ["train.steps=6", "train.batch_size=4", "data.max_fail_frac=0.5", "train.ckpt_every=3"],
+        )
     assert summary["steps"] == 6 and summary["last_loss"] is not None
     named = {Path(p).relative_to(corpus["root"]).as_posix() for p in summary["skipped_videos"]}
-    assert named <= set(corpus["bad"]) and named, named        # only bad files skipped, and some were hit
+    assert named <= set(corpus["bad"]) and named, named  # only bad files skipped, and some were hit
     assert any("skipped" in r.getMessage() for r in caplog.records)

@@ -7,20 +7,30 @@ import logging
 from pathlib import Path
 
 import pytest
+from test_indexes_ucf101 import make_tree as make_ucf_tree
 
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex, detect_formats, open_index, read_bad_list
-from test_indexes_ucf101 import make_tree as make_ucf_tree
 
 HMDB = {  # class -> files; tags per split come from _tag
-    "brush_hair": ["April_09_brush_hair_u_nm_np1_ba_goo_0.avi",
-                   "Aussie_Brush_Your_Teeth_Song!_brush_hair_u_cm_np1_ba_goo_0.avi",
-                   "Blonde_being_brushed_brush_hair_f_nm_np2_ri_med_0.avi",
-                   "brushing_hair_2_brush_hair_h_nm_np2_le_goo_1.avi"],
-    "clap": ["#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi", "#20_Rhythm_clap_u_nm_np1_fr_goo_1.avi",
-             "Applauding_clap_u_cm_np1_fr_med_0.avi", "Clapping_clap_f_nm_np1_fr_goo_2.avi"],
-    "fall_floor": ["Falling_fall_floor_f_cm_np1_ba_bad_0.avi", "Falling_fall_floor_f_cm_np1_fr_bad_1.avi",
-                   "Faceplant_fall_floor_f_cm_np1_ba_med_0.avi", "Stunts_fall_floor_f_cm_np1_le_med_2.avi"],
+    "brush_hair": [
+        "April_09_brush_hair_u_nm_np1_ba_goo_0.avi",
+        "Aussie_Brush_Your_Teeth_Song!_brush_hair_u_cm_np1_ba_goo_0.avi",
+        "Blonde_being_brushed_brush_hair_f_nm_np2_ri_med_0.avi",
+        "brushing_hair_2_brush_hair_h_nm_np2_le_goo_1.avi",
+    ],
+    "clap": [
+        "#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi",
+        "#20_Rhythm_clap_u_nm_np1_fr_goo_1.avi",
+        "Applauding_clap_u_cm_np1_fr_med_0.avi",
+        "Clapping_clap_f_nm_np1_fr_goo_2.avi",
+    ],
+    "fall_floor": [
+        "Falling_fall_floor_f_cm_np1_ba_bad_0.avi",
+        "Falling_fall_floor_f_cm_np1_fr_bad_1.avi",
+        "Faceplant_fall_floor_f_cm_np1_ba_med_0.avi",
+        "Stunts_fall_floor_f_cm_np1_le_med_2.avi",
+    ],
 }
 
 
@@ -41,8 +51,9 @@ def make_hmdb(root: Path, videos: str = "hmdb51_org", splits: str = "testTrainMu
     return root
 
 
-@pytest.mark.parametrize("videos, splits", [("hmdb51_org", "testTrainMulti_7030_splits"), ("videos", "splits"),
-                                            (".", "annotations")])
+@pytest.mark.parametrize(
+    "videos, splits", [("hmdb51_org", "testTrainMulti_7030_splits"), ("videos", "splits"), (".", "annotations")]
+)
 def test_hmdb51(tmp_path, videos, splits):
     root = make_hmdb(tmp_path, videos, splits)
     assert detect_formats(root) == ["hmdb51"]
@@ -57,12 +68,20 @@ def test_hmdb51(tmp_path, videos, splits):
         for e in train.entries + test.entries:
             assert e.path == (root / videos / e.rel).absolute() and e.path.is_file()
             assert train.classes[e.label] == e.rel.split("/")[0]
-    assert "#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi" in {Path(e.rel).name for s in (1, 2, 3) for e in
-                                                      open_index(root, split=s)}
+    assert "#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi" in {
+        Path(e.rel).name for s in (1, 2, 3) for e in open_index(root, split=s)
+    }
 
 
-@pytest.mark.parametrize("line, message", [("../../etc/passwd 1", "outside"), ("x.avi 3", "expected '<file> <0|1|2>'"),
-                                           ("/etc/passwd 2", "outside"), ("only_a_name.avi", "expected")])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("../../etc/passwd 1", "outside"),
+        ("x.avi 3", "expected '<file> <0|1|2>'"),
+        ("/etc/passwd 2", "outside"),
+        ("only_a_name.avi", "expected"),
+    ],
+)
 def test_hmdb51_bad_lines_name_file_and_line(tmp_path, line, message):
     root = make_hmdb(tmp_path)
     f = root / "testTrainMulti_7030_splits" / "clap_test_split1.txt"
@@ -75,23 +94,32 @@ def test_hmdb51_bad_lines_name_file_and_line(tmp_path, line, message):
 
 
 K_HEADER = "label,youtube_id,time_start,time_end,split,is_cc"
-K_TRAIN = [("abseiling", "-0EuZ_ABC12", 10, 20), ("air drumming", "zz_9-yQ4bXk", 0, 10),
-           ("playing guitar", "PgTr8yy01aB", 123, 133), ("abseiling", "AbS2222xyz_", 4, 14)]
+K_TRAIN = [
+    ("abseiling", "-0EuZ_ABC12", 10, 20),
+    ("air drumming", "zz_9-yQ4bXk", 0, 10),
+    ("playing guitar", "PgTr8yy01aB", 123, 133),
+    ("abseiling", "AbS2222xyz_", 4, 14),
+]
 K_VAL = [("air drumming", "vAl0000001a", 30, 40), ("playing guitar", "vAl0000002b", 5, 15)]
 
 
 def make_kinetics(root: Path, layout: str, missing: int = 0) -> Path:
     (root / "annotations").mkdir(parents=True)
     for name, split, rows in (("train", "train", K_TRAIN), ("validate", "val", K_VAL)):
-        text = [K_HEADER] + [f'"{lab}",{yid},{s},{e},{split},0' if " " in lab else f"{lab},{yid},{s},{e},{split},0"
-                             for lab, yid, s, e in rows]
+        text = [K_HEADER] + [
+            f'"{lab}",{yid},{s},{e},{split},0' if " " in lab else f"{lab},{yid},{s},{e},{split},0"
+            for lab, yid, s, e in rows
+        ]
         (root / "annotations" / f"{name}.csv").write_text("\n".join(text) + "\n")
         for k, (lab, yid, s, e) in enumerate(rows):
             if split == "train" and k < missing:
                 continue
             name_ = f"{yid}_{s:06d}_{e:06d}.mp4"
-            d = {"nested": root / split / lab, "flat": root / split, "underscored": root / f"videos_{split}" /
-                 lab.replace(" ", "_")}[layout]
+            d = {
+                "nested": root / split / lab,
+                "flat": root / split,
+                "underscored": root / f"videos_{split}" / lab.replace(" ", "_"),
+            }[layout]
             d.mkdir(parents=True, exist_ok=True)
             (d / name_).write_bytes(b"")
     return root
@@ -141,12 +169,21 @@ def test_folder_all_train_and_split_file(tmp_path):
     assert detect_formats(root) == ["folder"]
     idx = open_index(root)
     assert idx.classes == ["cat", "dog"]
-    assert [e.rel for e in idx] == ["cat/cat1.mp4", "cat/cat2.mp4", "cat/cat10.mp4", "dog/dog1.mp4", "dog/dog2.mp4",
-                                    "dog/dog10.mp4", "dog/frames_vid"]
+    assert [e.rel for e in idx] == [
+        "cat/cat1.mp4",
+        "cat/cat2.mp4",
+        "cat/cat10.mp4",
+        "dog/dog1.mp4",
+        "dog/dog2.mp4",
+        "dog/dog10.mp4",
+        "dog/frames_vid",
+    ]
     with pytest.raises(DataError, match="no split file"):
         open_index(root, subset="test")
-    (root / "split_1.txt").write_text("# my split\ncat/cat1.mp4 train\ncat/cat2.mp4 test\ndog/dog1.mp4 1\n"
-                                      "dog/dog2.mp4 2  # comment\ndog/dog10.mp4 0\n")
+    (root / "split_1.txt").write_text(
+        "# my split\ncat/cat1.mp4 train\ncat/cat2.mp4 test\ndog/dog1.mp4 1\n"
+        "dog/dog2.mp4 2  # comment\ndog/dog10.mp4 0\n"
+    )
     tr = open_index(root, split_file="split_{split}.txt")  # auto -> folder when a split file is given
     te = open_index(root, format="folder", split=1, subset="test", split_file="split_1.txt")
     assert [e.rel for e in tr] == ["cat/cat1.mp4", "dog/dog1.mp4"] and [e.label for e in te] == [0, 1]
@@ -161,8 +198,9 @@ def test_folder_all_train_and_split_file(tmp_path):
 def test_plain_csv(tmp_path):
     root = tmp_path
     (root / "clips").mkdir()
-    (root / "train.csv").write_text("path,label,source\nclips/a.mp4,walk,cam1\nclips/b.mp4,run,cam2\n"
-                                    f"{root}/clips/c.mp4,walk,cam3\n")
+    (root / "train.csv").write_text(
+        f"path,label,source\nclips/a.mp4,walk,cam1\nclips/b.mp4,run,cam2\n{root}/clips/c.mp4,walk,cam3\n"
+    )
     (root / "test.csv").write_text("path,label\nclips/d.mp4,jump\n")
     assert detect_formats(root) == ["csv"]
     tr, te = open_index(root), open_index(root, subset="test")
@@ -206,8 +244,9 @@ def test_bad_videos_list_is_applied(tmp_path, caplog):
     root = make_hmdb(tmp_path)
     full = open_index(root)
     victim = full[1]
-    (root / "bad_videos.txt").write_text(f"# hdc verify: 1 of 6 videos failed\n"
-                                         f"hmdb51_org/{victim.rel}  # empty file\nhmdb51_org/not/listed.avi  # x\n")
+    (root / "bad_videos.txt").write_text(
+        f"# hdc verify: 1 of 6 videos failed\nhmdb51_org/{victim.rel}  # empty file\nhmdb51_org/not/listed.avi  # x\n"
+    )
     assert read_bad_list(root / "bad_videos.txt")[str(root / "hmdb51_org" / victim.rel)] == "empty file"
     with caplog.at_level(logging.INFO, logger="hdc_video.data"):
         idx = open_index(root)

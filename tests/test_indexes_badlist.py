@@ -8,8 +8,7 @@ import logging
 import pytest
 
 from hdc_video.data.decoders import make_decoder
-from hdc_video.data.indexes import VideoIndex, drop_known_bad, open_index
-from hdc_video.data.indexes import badlist
+from hdc_video.data.indexes import VideoIndex, badlist, drop_known_bad, open_index
 from hdc_video.data.loading.pretrain import PretrainDataset
 from hdc_video.data.sampling.clips import TwoCropSampler
 from hdc_video.data.transforms.augment import ClipAugment

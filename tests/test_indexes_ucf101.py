@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from hdc_video.data.errors import DataError, DecodeError
-from hdc_video.data.indexes import (VideoEntry, VideoIndex, missing, read_class_ind, read_labels_csv,
-                                    read_ucf101, relabel)
+from hdc_video.data.indexes import (
+    VideoEntry,
+    VideoIndex,
+    missing,
+    read_class_ind,
+    read_labels_csv,
+    read_ucf101,
+    relabel,
+)
 
 CLASSES = ["ApplyEyeMakeup", "ApplyLipstick", "Archery"]
 
@@ -23,8 +30,9 @@ def _vid(cls: str, g: int, c: int = 1) -> str:
     return f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
 
 
-def make_tree(root: Path, videos: str = "videos", splits: str = "splits", eol: str = "\r\n",
-              touch: bool = True) -> Path:
+def make_tree(
+    root: Path, videos: str = "videos", splits: str = "splits", eol: str = "\r\n", touch: bool = True
+) -> Path:
     """A small official-format tree: splits 1..3, test groups {1,2} / {3,4} / {5,6}, 7 groups."""
     _write(root / splits / "classInd.txt", [f"{i + 1} {c}" for i, c in enumerate(CLASSES)], eol)
     for s, test_groups in ((1, {1, 2}), (2, {3, 4}), (3, {5, 6})):
@@ -113,19 +121,22 @@ def _one_bad_line(tmp_path: Path, bad: str, subset: str = "train") -> Path:
     return root
 
 
-@pytest.mark.parametrize("subset, bad, message", [
-    ("test", "../../etc/passwd", "outside"),
-    ("test", "ApplyEyeMakeup/../../../etc/passwd", "outside"),
-    ("train", "/etc/passwd 1", "outside"),
-    ("train", "..\\..\\secret.avi 1", "outside"),
-    ("test", "Bowling/v_Bowling_g01_c01.avi", "unknown class 'Bowling'"),
-    ("train", "Bowling/v_Bowling_g01_c01.avi 2", "unknown class 'Bowling'"),
-    ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 7", "out of range"),
-    ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi x", "not an integer"),
-    ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1 2", "expected"),
-    ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 3", "contradicts"),
-    ("test", "loose_file.avi", "no label"),
-])
+@pytest.mark.parametrize(
+    "subset, bad, message",
+    [
+        ("test", "../../etc/passwd", "outside"),
+        ("test", "ApplyEyeMakeup/../../../etc/passwd", "outside"),
+        ("train", "/etc/passwd 1", "outside"),
+        ("train", "..\\..\\secret.avi 1", "outside"),
+        ("test", "Bowling/v_Bowling_g01_c01.avi", "unknown class 'Bowling'"),
+        ("train", "Bowling/v_Bowling_g01_c01.avi 2", "unknown class 'Bowling'"),
+        ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 7", "out of range"),
+        ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi x", "not an integer"),
+        ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1 2", "expected"),
+        ("train", "ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 3", "contradicts"),
+        ("test", "loose_file.avi", "no label"),
+    ],
+)
 def test_bad_split_lines_name_file_and_line(tmp_path, subset, bad, message):
     root = _one_bad_line(tmp_path, bad, subset)
     with pytest.raises(DataError) as info:

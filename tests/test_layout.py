@@ -12,8 +12,8 @@ packages a dotted import passes through: ``from ..indexes.common import x`` runs
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -95,7 +95,7 @@ def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
         path.append(m)
         for n in sorted(graph.get(m, ())):
             if state.get(n) == 1:
-                return path[path.index(n):] + [n]
+                return path[path.index(n) :] + [n]
             if n not in state:
                 found = visit(n)
                 if found:
@@ -136,8 +136,9 @@ FOUNDATION = ("hdc_video.dist", "hdc_video.checkpoint", "hdc_video.logs", "hdc_v
 def data_layer(module: str, name: str) -> bool:
     """``hdc_video.data`` uses itself, the foundation modules and third-party code only."""
     del module
-    return not (name == "hdc_video" or name.startswith("hdc_video.")) or \
-        any(name == p or name.startswith(p + ".") for p in ("hdc_video.data", *FOUNDATION))
+    return not (name == "hdc_video" or name.startswith("hdc_video.")) or any(
+        name == p or name.startswith(p + ".") for p in ("hdc_video.data", *FOUNDATION)
+    )
 
 
 def test_data_has_no_import_circle_and_imports_only_itself():

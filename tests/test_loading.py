@@ -27,7 +27,7 @@ def numbered_frames(n: int, shift: int = 0) -> np.ndarray:
     t = np.arange(n) + shift
     frames = np.empty((n, H, W, 3), np.uint8)
     frames[:, :, : W // 2] = (16 * (t // 16) + 8).astype(np.uint8)[:, None, None, None]
-    frames[:, :, W // 2:] = (16 * (t % 16) + 8).astype(np.uint8)[:, None, None, None]
+    frames[:, :, W // 2 :] = (16 * (t % 16) + 8).astype(np.uint8)[:, None, None, None]
     return frames
 
 
@@ -35,8 +35,8 @@ def frame_numbers(x01: torch.Tensor) -> list[int]:
     """Frame numbers of ``[3, T, H, W]`` clips in [0, 1] (unnormalised)."""
     f = x01.mean(dim=0) * 255  # [T, H, W]
     w = f.shape[-1]
-    hi = torch.round((f[:, 4:-4, 4: w // 2 - 4].mean(dim=(1, 2)) - 8) / 16).long()
-    lo = torch.round((f[:, 4:-4, w // 2 + 4: -4].mean(dim=(1, 2)) - 8) / 16).long()
+    hi = torch.round((f[:, 4:-4, 4 : w // 2 - 4].mean(dim=(1, 2)) - 8) / 16).long()
+    lo = torch.round((f[:, 4:-4, w // 2 + 4 : -4].mean(dim=(1, 2)) - 8) / 16).long()
     return (16 * hi + lo).tolist()
 
 
@@ -65,8 +65,9 @@ def broken_index(index, tmp_path_factory) -> VideoIndex:
 
 
 def _dataset(idx, size=24, views_per_crop=2, **aug):
-    return PretrainDataset(idx, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(size, **aug),
-                           views_per_crop=views_per_crop)
+    return PretrainDataset(
+        idx, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(size, **aug), views_per_crop=views_per_crop
+    )
 
 
 def test_pretrain_item_shape_and_determinism(index):
@@ -84,8 +85,7 @@ def test_pretrain_item_shape_and_determinism(index):
 def test_view_order_and_frames(index):
     # with augmentation off the views are the decoded frames: c1a == c1b, c2a == c2b
     # (scale 1, ratio 1 on a 32x48 frame = the central 32x32 square, unresized)
-    ds = _dataset(index, size=H, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip=0.0, jitter=0.0,
-                  grayscale=0.0)
+    ds = _dataset(index, size=H, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip=0.0, jitter=0.0, grayscale=0.0)
     calls = []
     orig = ds.decoder.decode
     ds.decoder.decode = lambda p, i: (calls.append(list(i)), orig(p, i))[1]
@@ -117,8 +117,7 @@ def test_broken_videos_are_skipped(broken_index, caplog):
 
 def test_too_many_failures_raise(broken_index):
     only_broken = VideoIndex(broken_index.entries[:2], broken_index.classes, broken_index.root)
-    ds = PretrainDataset(only_broken, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(16),
-                         max_retries=3)
+    ds = PretrainDataset(only_broken, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(16), max_retries=3)
     with pytest.raises(DataError, match="too many videos failed"):
         ds[(0, 1)]
 
@@ -154,7 +153,7 @@ def test_batches_are_written_in_place_and_equal_collated_samples(broken_index, b
     from torch.utils.data import default_collate
 
     ds = _dataset(broken_index, size=16, blur=blur)
-    keys = [(0, 7), (1, 8), (4, 9), (2, 10)]           # 0 and 1 are the missing and the text file
+    keys = [(0, 7), (1, 8), (4, 9), (2, 10)]  # 0 and 1 are the missing and the text file
     want = default_collate([ds[k] for k in keys])
     got = ds.__getitems__(keys)
     assert got["video"].is_contiguous() and got["video"].shape == (4, 4, 3, T, 16, 16)
@@ -162,7 +161,7 @@ def test_batches_are_written_in_place_and_equal_collated_samples(broken_index, b
     assert got["skipped"] == want["skipped"] and "text.avi" in got["skipped"][1]
     loader = make_pretrain_loader(ds, batch_size=4, seed=5, workers=1, max_fail_frac=None)
     batch = next(iter(loader))
-    assert batch["video"].is_shared()                 # built in the worker's shared memory: no copy
+    assert batch["video"].is_shared()  # built in the worker's shared memory: no copy
     ref = default_collate([ds[k] for k in list(loader.sampler)[:4]])
     assert torch.equal(batch["video"], ref["video"])
     del loader

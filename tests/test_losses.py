@@ -6,8 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, hd_nce, info_nce, positive_similarity,
-                              sc_masks, tc_masks, uncertainty_weighting)
+from hdc_video.losses import (
+    INVARIANCE_MEASURES,
+    contrastive_loss,
+    hd_nce,
+    info_nce,
+    positive_similarity,
+    sc_masks,
+    tc_masks,
+    uncertainty_weighting,
+)
 from hdc_video.models.level_weights import LevelWeights
 
 
@@ -70,7 +78,7 @@ def test_sc_masks_any_time():
 def test_sc_masks_switches():
     v, c, t = _sc_ids()
     pos, valid = sc_masks(v, c, t, positives="same_time")
-    assert pos[0].nonzero().flatten().tolist() == [2]          # c1b at t0 only
+    assert pos[0].nonzero().flatten().tolist() == [2]  # c1b at t0 only
     assert valid[0].nonzero().flatten().tolist() == [2] + list(range(8, 16))
     pos, valid = sc_masks(v, c, t, other_crop="positive")
     assert pos[0].nonzero().flatten().tolist() == [1, 2, 3, 4, 5, 6, 7]
@@ -84,11 +92,11 @@ def test_sc_loss_ignores_masked_other_crop_and_feels_it_as_negative():
     torch.manual_seed(0)
     v, c, t = _sc_ids()
     z = F.normalize(torch.randn(16, 4), dim=1)
-    z[:4] = z[0]                        # crop c1 of video 0: a perfectly invariant instance
+    z[:4] = z[0]  # crop c1 of video 0: a perfectly invariant instance
     z2 = z.clone()
-    z2[4:8] = z[0]                      # move video 0's other crop onto it
+    z2[4:8] = z[0]  # move video 0's other crop onto it
     anchors = torch.zeros(16, 1, dtype=torch.bool)
-    anchors[:4] = True                  # score only crop c1's anchors; c2's rows act as candidates
+    anchors[:4] = True  # score only crop c1's anchors; c2's rows act as candidates
     pos, valid = sc_masks(v, c, t, other_crop="mask")
     pos = pos & anchors
     assert contrastive_loss(z, pos, valid, 0.1).item() == pytest.approx(contrastive_loss(z2, pos, valid, 0.1).item())
@@ -160,21 +168,21 @@ def _combine(w, sc, tc):
 
 def test_level_weights_invariance_mode_normalises_to_deepest():
     w = LevelWeights("invariance", 3, ema=0.5, min_weight=0.05, measure="margin", floor=0.05)
-    assert _w(w.weights()) == [[1.0] * 3, [1.0] * 3]                    # nothing measured yet
+    assert _w(w.weights()) == [[1.0] * 3, [1.0] * 3]  # nothing measured yet
     _update(w, _measured([0.2, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))
     a, b = _w(w.weights())
     assert a == pytest.approx([0.25, 0.625, 1.0])
-    assert b == pytest.approx([0.05, 1.0, 1.0])                 # 0.025 floored at min_weight
-    assert w.ratios("tc").tolist() == pytest.approx([0.025, 1.0, 1.0])   # logged unclipped
+    assert b == pytest.approx([0.05, 1.0, 1.0])  # 0.025 floored at min_weight
+    assert w.ratios("tc").tolist() == pytest.approx([0.025, 1.0, 1.0])  # logged unclipped
     w2 = LevelWeights("invariance", 2, floor=0.05)
     _update(w2, _measured([0.5, 0.5]), _measured([0.9, 0.01]))
     # a deepest level below the floor divides by the floor; never above the deepest level's weight
     assert w2.ratios("tc").tolist() == pytest.approx([18.0, 1.0])
     assert w2.weights()["tc"].tolist() == pytest.approx([1.0, 1.0])
     w3 = LevelWeights("invariance", 2)
-    _update(w3, _measured([-0.3, 0.5]), _measured([0.2, 0.5]))             # a negative margin
+    _update(w3, _measured([-0.3, 0.5]), _measured([0.2, 0.5]))  # a negative margin
     assert w3.weights()["sc"].tolist() == pytest.approx([0.05, 1.0])
-    _update(w, _measured([0.4, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))   # EMA: 0.5*0.2+0.5*0.4
+    _update(w, _measured([0.4, 0.5, 0.8]), _measured([0.01, 0.4, 0.4]))  # EMA: 0.5*0.2+0.5*0.4
     assert w.weights()["sc"].tolist() == pytest.approx([0.375, 0.625, 1.0])
     total = _combine(w, torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.0, 0.0, 2.0]))
     assert total.item() == pytest.approx(0.375 + 0.625 + 1.0 + 2.0)
@@ -203,8 +211,8 @@ def test_level_weights_skip_inactive_levels_and_unmeasured_values():
     w = LevelWeights("invariance", 3, {"sc": [True, True, False]}, ema=0.5)
     sc = _measured([0.2, 0.4, float("nan")])
     _update(w, sc, _measured([0.1, 0.2, 0.4]))
-    assert w.weights()["sc"].tolist() == pytest.approx([0.5, 1.0, 0.0])   # normalised to the deepest level that runs SC
-    _update(w, _measured([float("nan"), 0.8, float("nan")]), _measured([0.1, 0.2, 0.4]))   # NaN keeps the EMA
+    assert w.weights()["sc"].tolist() == pytest.approx([0.5, 1.0, 0.0])  # normalised to the deepest level that runs SC
+    _update(w, _measured([float("nan"), 0.8, float("nan")]), _measured([0.1, 0.2, 0.4]))  # NaN keeps the EMA
     assert w.inv_sc[0].tolist()[:2] == pytest.approx([0.2, 0.6])
     assert _combine(w, torch.tensor([1.0, 1.0, 5.0]), torch.zeros(3)).item() == pytest.approx(1 / 3 + 1.0)
     u = LevelWeights("uniform", 2, {"sc": [True, False]})
@@ -214,11 +222,11 @@ def test_level_weights_skip_inactive_levels_and_unmeasured_values():
 def test_level_weights_other_modes():
     u = LevelWeights("uniform", 2)
     assert _combine(u, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.0)
-    assert u.combine({"sc": torch.tensor([1.0, 2.0])}).item() == pytest.approx(3.0)   # SC only
+    assert u.combine({"sc": torch.tensor([1.0, 2.0])}).item() == pytest.approx(3.0)  # SC only
     f = LevelWeights("fixed", 2, fixed={"sc": [0.1, 1.0], "tc": [0.0, 2.0]})
     assert _combine(f, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])).item() == pytest.approx(10.1)
     learned = LevelWeights("learned", 2)
     loss = _combine(learned, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
-    assert loss.item() == pytest.approx(10.0)                  # s = 0: weights 1, regulariser 0
+    assert loss.item() == pytest.approx(10.0)  # s = 0: weights 1, regulariser 0
     loss.backward()
     assert learned.log_var_tc.grad.tolist() == pytest.approx([-3.0 + 1.0, -4.0 + 1.0])

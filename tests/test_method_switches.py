@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import TINY
 from hdc_video.config import build_config
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.indexes import VideoEntry, VideoIndex, open_index
@@ -18,8 +17,7 @@ from hdc_video.data.loading.pretrain import PretrainDataset
 from hdc_video.data.sampling.clips import TwoCropSampler
 from hdc_video.data.sampling.videos import EpochSampler
 from hdc_video.data.transforms.augment import ClipAugment
-from hdc_video.losses import (cosine_margin, hard_negatives, infonce_bound, retrieval_accuracy, sc_masks,
-                              tc_masks)
+from hdc_video.losses import cosine_margin, hard_negatives, infonce_bound, retrieval_accuracy, sc_masks, tc_masks
 from hdc_video.models.hdc import HDC, level_time_steps
 from hdc_video.models.registry import build_backbone
 from hdc_video.train.pretrain import build_model
@@ -40,6 +38,7 @@ def _by_hand(n, rule):
 
 # --------------------------------------------------------------------------------- SC skip
 
+
 def test_sc_is_skipped_where_a_level_has_too_few_time_steps(caplog):
     backbone = build_backbone("r3d_18", width=0.125)
     assert level_time_steps(backbone, 8) == [8, 4, 2, 1]
@@ -48,7 +47,7 @@ def test_sc_is_skipped_where_a_level_has_too_few_time_steps(caplog):
         model = HDC(backbone, cfg, clip_len=8)
     assert model.levels == [1, 2, 3] and model.sc_active == [True, True, False]
     assert "SC skipped at level L3: its feature map has 1 time step(s) for 8-frame clips" in caplog.text
-    assert isinstance(model.sc_heads[2], torch.nn.Identity)   # no parameters that never train
+    assert isinstance(model.sc_heads[2], torch.nn.Identity)  # no parameters that never train
     torch.manual_seed(0)
     loss, logs = model(torch.randn(4, 4, 3, 8, 32, 32))
     assert "L3/sc_loss" not in logs and "L2/sc_loss" in logs and "L3/tc_loss" in logs
@@ -65,11 +64,12 @@ def test_sc_other_view_masks_by_hand():
     v, c, t, view = _ids()
     n = len(v)
     pos, valid = sc_masks(v, c, t, "mask", "other_view", view)
-    same_inst = lambda i, j: v[i] == v[j] and c[i] == c[j]   # noqa: E731
+    same_inst = lambda i, j: v[i] == v[j] and c[i] == c[j]  # noqa: E731
     assert torch.equal(pos, _by_hand(n, lambda i, j: same_inst(i, j) and view[i] != view[j]))
     # the anchor's own view (other time steps) is neither positive nor negative; other crop masked
-    want_valid = _by_hand(n, lambda i, j: i != j and not (same_inst(i, j) and view[i] == view[j])
-                          and not (v[i] == v[j] and c[i] != c[j]))
+    want_valid = _by_hand(
+        n, lambda i, j: i != j and not (same_inst(i, j) and view[i] == view[j]) and not (v[i] == v[j] and c[i] != c[j])
+    )
     assert torch.equal(valid, want_valid)
     with pytest.raises(ValueError, match="needs the view ids"):
         sc_masks(v, c, t, "mask", "other_view")
@@ -80,7 +80,7 @@ def test_tc_overlap_masks_the_other_crop_only_for_overlapping_videos():
     near = torch.tensor([False, True, False]).repeat_interleave(4)
     pos, valid = tc_masks(v, c, "same_crop", near)
     pos0, valid0 = tc_masks(v, c, "same_crop")
-    assert torch.equal(pos, pos0)                                    # positives unchanged
+    assert torch.equal(pos, pos0)  # positives unchanged
     dropped = valid0 & ~valid
     assert torch.equal(dropped, _by_hand(12, lambda i, j: v[i] == 1 and v[j] == 1 and c[i] != c[j]))
 
@@ -92,7 +92,7 @@ def test_whole_four_views_masks_by_hand():
     assert torch.equal(valid, ~torch.eye(8, dtype=torch.bool))
     cfg = build_config(overrides=["method.name=whole", "method.whole_views=4"]).method
     model = HDC(build_backbone("r3d_18", width=0.125), cfg, clip_len=4)
-    (tc,) = model.subtasks                                         # whole: TC alone, at the last level
+    (tc,) = model.subtasks  # whole: TC alone, at the last level
     assert model.views == [0, 1, 2, 3] and tc.positive == "any_view" and model.levels == [3]
     two = HDC(build_backbone("r3d_18", width=0.125), build_config(overrides=["method.name=whole"]).method)
     assert two.views == [0, 2] and two.subtasks[0].positive == "other_crop"
@@ -115,15 +115,16 @@ def test_overlap_flag_reaches_the_loss():
 
 # ------------------------------------------------------------------------ invariance measures
 
+
 def test_measures_rank_a_level_that_solves_its_task_above_one_that_does_not():
     torch.manual_seed(0)
     v, c, _, _ = _ids(videos=6, steps=1)
     pos, valid = tc_masks(v, c)
-    base = F.normalize(torch.randn(6, 2, 32), dim=2)                 # one vector per (video, crop)
-    good = base[v, c] + 0.05 * torch.randn(24, 32)                    # views of a crop agree, crops differ
-    shared = F.normalize(torch.randn(6, 32), dim=1)[v] + 0.05 * torch.randn(24, 32)   # crops look alike
+    base = F.normalize(torch.randn(6, 2, 32), dim=2)  # one vector per (video, crop)
+    good = base[v, c] + 0.05 * torch.randn(24, 32)  # views of a crop agree, crops differ
+    shared = F.normalize(torch.randn(6, 32), dim=1)[v] + 0.05 * torch.randn(24, 32)  # crops look alike
     neg = hard_negatives(pos, valid, v)
-    assert torch.equal(neg, (v[:, None] == v[None, :]) & (c[:, None] != c[None, :]))   # TC: the other crop
+    assert torch.equal(neg, (v[:, None] == v[None, :]) & (c[:, None] != c[None, :]))  # TC: the other crop
     assert float(cosine_margin(good, pos, neg)) > 0.5 > abs(float(cosine_margin(shared, pos, neg)))
     zg, zs = F.normalize(good, dim=1), F.normalize(shared, dim=1)
     assert float(retrieval_accuracy(zg, pos, valid)) == pytest.approx(1.0)
@@ -136,8 +137,16 @@ def test_margin_does_not_rank_the_deepest_level_least_invariant_at_random_init(t
     """On real clips through the demo backbone at random init, the old pos_cosine measure ranks the
     shallow levels as the most invariant (every weight pinned to 1); margin does not rank the
     deepest level last for TC."""
-    cfg = build_config(overrides=["model.width=0.25", "data.clip_len=8", "data.size=64", "method.head_hidden=32",
-                                  "method.head_dim=16", "method.levels=[0,1,2,3]"])
+    cfg = build_config(
+        overrides=[
+            "model.width=0.25",
+            "data.clip_len=8",
+            "data.size=64",
+            "method.head_hidden=32",
+            "method.head_dim=16",
+            "method.levels=[0,1,2,3]",
+        ]
+    )
     torch.manual_seed(0)
     model = build_model(cfg)
     from hdc_video.train.pretrain import build_pretrain_data
@@ -148,11 +157,12 @@ def test_margin_does_not_rank_the_deepest_level_least_invariant_at_random_init(t
         model(video)
     inv = model.weighting.inv_tc
     margin, pos_cos = inv[0].tolist(), inv[3].tolist()
-    assert pos_cos[0] > pos_cos[-1]                 # the old measure: shallow looks most invariant
-    assert margin[-1] > min(margin[:-1])            # margin: the deepest level is not the least
+    assert pos_cos[0] > pos_cos[-1]  # the old measure: shallow looks most invariant
+    assert margin[-1] > min(margin[:-1])  # margin: the deepest level is not the least
 
 
 # ------------------------------------------------------------------------------ replacements
+
 
 def test_replacements_never_duplicate_a_batch_member(tiny_bench, tmp_path):
     """A quarter of the videos are missing: every failed sample of a batch is replaced by a video
@@ -170,8 +180,8 @@ def test_replacements_never_duplicate_a_batch_member(tiny_bench, tmp_path):
     members = set(keys[0][2])
     assert {k[0] for k in keys} == members and len(members) == 12
     got = [ds[k]["index"] for k in keys]
-    assert len(set(got)) == 12                                        # no duplicates in the batch
+    assert len(set(got)) == 12  # no duplicates in the batch
     replaced = [g for g, k in zip(got, keys) if g != k[0]]
     assert replaced and not members & set(replaced)
     assert all(mixed[g].path.exists() for g in got)
-    assert [ds[k]["index"] for k in keys] == got                      # a pure function of the key
+    assert [ds[k]["index"] for k in keys] == got  # a pure function of the key

@@ -8,14 +8,14 @@ import math
 
 import pytest
 import torch
-
 from conftest import TINY
+from test_pretrain import _cli, _losses
+
 from hdc_video.config import ConfigError, build_config
 from hdc_video.losses import contrastive_loss
 from hdc_video.models.hdc import HDC
 from hdc_video.models.momentum import KeyEncoder, KeyQueue
 from hdc_video.models.registry import build_backbone
-from test_pretrain import _cli, _losses
 
 MQ = ["method.momentum=0.9", "method.queue_size=32", "method.head_hidden=16", "method.head_dim=8"]
 
@@ -32,18 +32,18 @@ def test_queue_masks_by_hand():
     anchors = torch.tensor([7, 9])
     # video 7's own keys are never its negatives; empty slots never count; another video's key does
     assert q.valid(anchors).tolist() == [[False, True, False, False, False], [True, True, True, False, False]]
-    q.enqueue(torch.full((4, 2), 2.0), torch.tensor([1, 2, 3, 4]))           # wraps around: slots 3, 4, 0, 1
+    q.enqueue(torch.full((4, 2), 2.0), torch.tensor([1, 2, 3, 4]))  # wraps around: slots 3, 4, 0, 1
     assert q.ids.tolist() == [3, 4, 7, 1, 2] and int(q.ptr) == 2
     assert q.keys[:, 0].tolist() == [2.0, 2.0, 1.0, 2.0, 2.0]
 
 
 def test_loss_with_keys_and_queue_by_hand():
     z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    k = torch.tensor([[0.0, 1.0], [1.0, 0.0]])          # the keys: row i's positive is the other row's key
+    k = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # the keys: row i's positive is the other row's key
     pos = torch.tensor([[False, True], [True, False]])
     valid = ~torch.eye(2, dtype=torch.bool)
     queue = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
-    qv = torch.tensor([[True, False], [True, True]])    # anchor 0 may not use queue slot 1 (its own video)
+    qv = torch.tensor([[True, False], [True, True]])  # anchor 0 may not use queue slot 1 (its own video)
     # anchor 0: positive z0.k1 = 1 against queue slot 0 (z0.q0 = 1) -> -log(e / (e + e)); anchor 1:
     # positive z1.k0 = 1 against both queue slots (z1.q = 0, 0) -> -log(e / (e + 2))
     want = (math.log(2) + math.log((math.e + 2) / math.e)) / 2
@@ -58,7 +58,7 @@ def test_key_encoder_is_the_ema_and_gets_no_gradient():
     assert all(not p.requires_grad for p in model.key.parameters())
     online0 = [p.detach().clone() for p in model.backbone.parameters()]
     key = [p.detach().clone() for p in model.key.backbone.parameters()]
-    assert all(torch.equal(a, b) for a, b in zip(online0, key))       # starts as a copy
+    assert all(torch.equal(a, b) for a, b in zip(online0, key))  # starts as a copy
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     for step in range(3):
         loss, _ = model(torch.randn(4, 4, 3, 8, 32, 32), ids=torch.arange(4) + 10 * step)
@@ -70,7 +70,7 @@ def test_key_encoder_is_the_ema_and_gets_no_gradient():
         key = [0.9 * k + 0.1 * p.detach() for k, p in zip(key, model.backbone.parameters())]
     for k, p in zip(key, model.key.backbone.parameters()):
         torch.testing.assert_close(p, k, rtol=1e-5, atol=1e-6)
-    for bk, bo in zip(model.key.backbone.buffers(), model.backbone.buffers()):   # BatchNorm statistics: copied
+    for bk, bo in zip(model.key.backbone.buffers(), model.backbone.buffers()):  # BatchNorm statistics: copied
         assert torch.equal(bk, bo)
     assert not model.key.training and model.training
 
@@ -85,7 +85,7 @@ def test_a_videos_keys_do_not_depend_on_the_rest_of_the_batch():
         o1 = model.backbone(torch.cat([a, torch.randn(2, 4, 3, 8, 32, 32)]).flatten(0, 1))[-1][:8]
         o2 = model.backbone(torch.cat([a, 5 * torch.randn(2, 4, 3, 8, 32, 32)]).flatten(0, 1))[-1][:8]
     torch.testing.assert_close(k1, k2)
-    assert not torch.allclose(o1, o2)          # the online encoder (train mode) does see the batch
+    assert not torch.allclose(o1, o2)  # the online encoder (train mode) does see the batch
 
 
 def test_whole_and_every_term_get_queues_and_ids_are_required():
@@ -116,6 +116,6 @@ def test_resume_with_a_filled_queue_after_a_real_kill(tiny_bench, tmp_path):
     from hdc_video.checkpoint import load_checkpoint
 
     sa, sb = load_checkpoint(full), load_checkpoint(broken)
-    assert int((sa["model"]["tc_queues.2.ids"] >= 0).sum()) == 32             # the queue was full
+    assert int((sa["model"]["tc_queues.2.ids"] >= 0).sum()) == 32  # the queue was full
     for k in ("tc_queues.2.keys", "tc_queues.2.ids", "key.backbone.stem.0.weight"):
         assert torch.equal(sa["model"][k], sb["model"][k]), k

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 import torch
-
 from conftest import TINY
+
 from hdc_video.config import build_config
 from hdc_video.train.knn import knn_predict, knn_top1
 from hdc_video.train.metrics import read_metrics
@@ -39,18 +39,18 @@ def test_knn_scores_high_on_features_that_carry_the_label_and_chance_on_shuffled
     q = q + 0.3 * torch.randn_like(q)
     assert knn_top1(x, y, q, yq, k=20) > 0.9
     shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))]
-    assert knn_top1(x, shuffled, q, yq, k=20) < 0.2 + 0.15          # 5 classes: chance 0.2
+    assert knn_top1(x, shuffled, q, yq, k=20) < 0.2 + 0.15  # 5 classes: chance 0.2
 
 
 def test_shortcut_warning_fires_once_per_label_when_a_number_drops_below_step_zero(caplog):
-    mon = KnnMonitor.__new__(KnnMonitor)          # the check alone, on synthetic numbers
+    mon = KnnMonitor.__new__(KnnMonitor)  # the check alone, on synthetic numbers
     mon.step0, mon.tolerance, mon.warned = {"knn/action": 0.30, "knn/motion": 0.50}, 0.02, set()
     with caplog.at_level(logging.WARNING, logger="hdc_video"):
-        assert mon.check({"knn/action": 0.29, "knn/motion": 0.60}, 50) == []        # within tolerance
+        assert mon.check({"knn/action": 0.29, "knn/motion": 0.60}, 50) == []  # within tolerance
         assert mon.check({"knn/action": 0.20, "knn/motion": 0.60}, 100) == ["knn/action"]
         assert mon.check({"knn/action": 0.10, "knn/motion": 0.40}, 150) == ["knn/action", "knn/motion"]
     warnings = [r.getMessage() for r in caplog.records if "shortcut warning" in r.getMessage()]
-    assert len(warnings) == 2                                                    # once per label
+    assert len(warnings) == 2  # once per label
     assert "action kNN top-1 0.200 at step 100 is below its step-0 value 0.300" in warnings[0]
 
 

@@ -11,11 +11,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
-
 from conftest import TINY, same
-from hdc_video.config import ConfigError, build_config
+
 from hdc_video.checkpoint import load_checkpoint
+from hdc_video.config import ConfigError, build_config
 from hdc_video.train.metrics import read_metrics
 from hdc_video.train.pretrain import Pretrainer, TrainingError, build_model, pretrain
 
@@ -42,8 +41,13 @@ def test_short_pretraining_lowers_the_loss(tiny_bench, tmp_path):
 
 
 def _cli(args, env=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "hdc_video", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hdc_video", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr[-3000:])
     return proc
@@ -59,7 +63,7 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_bench, tmp_path):
     assert load_checkpoint(broken)["step"] == 3
     _cli([*common[:3], "--out", str(broken), "--resume", *common[3:]])
     a, b = _losses(full), _losses(broken)
-    assert sorted(b) == list(range(1, 9))           # steps 4-5 were logged twice, then rolled back
+    assert sorted(b) == list(range(1, 9))  # steps 4-5 were logged twice, then rolled back
     for step in range(1, 9):
         assert b[step] == pytest.approx(a[step], rel=1e-6, abs=1e-6), (step, a, b)
     sa, sb = load_checkpoint(full), load_checkpoint(broken)
@@ -80,7 +84,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
         return (loss * float("nan") if calls["n"] == 3 else loss), logs
 
     monkeypatch.setattr(trainer.model, "forward", poisoned)
-    with pytest.raises(TrainingError, match=r"non-finite loss at step 3 .*stopping without saving; .*checkpoint.pt \(step 2\)"):
+    with pytest.raises(
+        TrainingError, match=r"non-finite loss at step 3 .*stopping without saving; .*checkpoint.pt \(step 2\)"
+    ):
         trainer.run()
     assert load_checkpoint(tmp_path)["step"] == 2
 
@@ -97,7 +103,7 @@ def test_method_configs_train(tiny_bench, tmp_path, method):
     last = read_metrics(tmp_path)[-1]
     assert ("L3/sc_loss" in last) == (method == "sc_only")
     assert ("L3/tc_loss" in last) == (method in ("tc_only", "whole"))
-    assert ("L1/tc_loss" in last) == (method == "tc_only")     # whole: last level only
+    assert ("L1/tc_loss" in last) == (method == "tc_only")  # whole: last level only
     assert json.loads(json.dumps(last))["loss"] > 0
 
 
@@ -114,8 +120,9 @@ def test_resume_refuses_a_changed_config(tiny_bench, tmp_path):
 def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
     """data.augment_on=device (the GPU path: uint8 crops from the workers, augmentation batched on
     the training device) runs the same loop on a CPU-only machine."""
-    summary = pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=3", "data.augment_on=device"],
-                       progress=False)
+    summary = pretrain(
+        tiny_bench, tmp_path, overrides=TINY + ["train.steps=3", "data.augment_on=device"], progress=False
+    )
     assert summary["steps"] == 3 and summary["last_loss"] is not None
     rows = read_metrics(tmp_path)
     assert len(rows) == 3 and all(r["loss"] > 0 for r in rows)
@@ -128,8 +135,9 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
         build_config(overrides=["data.raw_size=big"])
 
 
-@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
-                    reason="torch.compile on a CPU needs a C++ compiler")
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler"
+)
 def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_bench, tmp_path):
     """train.compile=true: the same losses as eager in fp32 (inductor reorders float maths: 1e-5 at
     the first step, 1e-3 after one update has amplified it), and the checkpoint loads into a plain,
@@ -143,7 +151,7 @@ def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_benc
     state = load_checkpoint(tmp_path / "compiled")
     assert state["config"]["train"]["compile"] is True
     plain = build_model(build_config(overrides=over))
-    plain.load_state_dict(state["model"])           # strict: no "_orig_mod." keys
+    plain.load_state_dict(state["model"])  # strict: no "_orig_mod." keys
     assert eager["steps"] == compiled["steps"] == 2
 
 
@@ -151,12 +159,34 @@ def test_a_run_says_what_runs(tiny_bench, tmp_path):
     """log.txt (and the console) name the device, precision, layout, compile, world size, dataset and
     config at start and the steps, wall time, clips/s and skips at the end; run.json holds the same."""
     out = tmp_path / "run"
-    proc = _cli(["pretrain", "--data", str(tiny_bench), "--out", str(out), "--no-progress", *TINY, "train.steps=3",
-                 "train.precision=bf16"])
+    proc = _cli(
+        [
+            "pretrain",
+            "--data",
+            str(tiny_bench),
+            "--out",
+            str(out),
+            "--no-progress",
+            *TINY,
+            "train.steps=3",
+            "train.precision=bf16",
+        ]
+    )
     log = (out / "log.txt").read_text()
-    for text in ("pretraining on cpu", "precision bf16", "channels_last_3d", "explicit time padding", "compile off",
-                 "1 process(es)", "dataset ", "format ucf101, 45 videos, 15 classes, 0 skipped up front",
-                 "config: {", "pretraining finished: 3 steps in", "clips/s", "0 update(s) skipped"):
+    for text in (
+        "pretraining on cpu",
+        "precision bf16",
+        "channels_last_3d",
+        "explicit time padding",
+        "compile off",
+        "1 process(es)",
+        "dataset ",
+        "format ucf101, 45 videos, 15 classes, 0 skipped up front",
+        "config: {",
+        "pretraining finished: 3 steps in",
+        "clips/s",
+        "0 update(s) skipped",
+    ):
         assert text in log, text
     assert "precision bf16" in proc.stderr
     facts = json.loads((out / "run.json").read_text())
@@ -164,8 +194,19 @@ def test_a_run_says_what_runs(tiny_bench, tmp_path):
     assert facts["start"]["dataset"]["videos"] == 45 and facts["start"]["config"]["train"]["steps"] == 3
     assert facts["end"]["steps"] == 3 and facts["end"]["skipped_updates"] == 0 and facts["end"]["clips_per_s"] > 0
     fp32 = tmp_path / "fp32"
-    _cli(["pretrain", "--data", str(tiny_bench), "--out", str(fp32), "--no-progress", *TINY, "train.steps=1",
-          "train.precision=fp32"])
+    _cli(
+        [
+            "pretrain",
+            "--data",
+            str(tiny_bench),
+            "--out",
+            str(fp32),
+            "--no-progress",
+            *TINY,
+            "train.steps=1",
+            "train.precision=fp32",
+        ]
+    )
     start = json.loads((fp32 / "run.json").read_text())["start"]
     assert start["precision"] == "fp32" and start["time_padded_convs"] == 0 and start["memory_layout"] == "contiguous"
 
@@ -179,9 +220,10 @@ def test_resume_with_more_steps_continues_on_the_new_schedule(tiny_bench, tmp_pa
     pretrain(tiny_bench, tmp_path, overrides=over + ["train.steps=6"], progress=False)
     first = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "lr" in r}
     assert first == {k: pytest.approx(0.01 * warmup_cosine(k - 1, 6, 2), abs=1e-6) for k in range(1, 7)}  # 6 decimals
-    assert first[1] == pytest.approx(0.005) and first[6] > 0        # step 1 used the first warm-up lr
+    assert first[1] == pytest.approx(0.005) and first[6] > 0  # step 1 used the first warm-up lr
     pretrain(tiny_bench, tmp_path, overrides=over + ["train.steps=10"], resume=True, progress=False)
     lrs = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "lr" in r}
-    assert {k: lrs[k] for k in range(7, 11)} == {k: pytest.approx(0.01 * warmup_cosine(k - 1, 10, 2), abs=1e-6)
-                                                  for k in range(7, 11)}
+    assert {k: lrs[k] for k in range(7, 11)} == {
+        k: pytest.approx(0.01 * warmup_cosine(k - 1, 10, 2), abs=1e-6) for k in range(7, 11)
+    }
     assert lrs[7] > 0.002 and load_checkpoint(tmp_path)["step"] == 10

@@ -8,20 +8,31 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
+from official_layouts import hmdb51_official, kinetics_official, ucf101_official
 
 from hdc_video.cli import main
 from hdc_video.config import build_config, config_search_path
-from official_layouts import hmdb51_official, kinetics_official, ucf101_official
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "REPRODUCE.md"
 
 # what makes each command tiny: appended overrides, or option values replaced
-PRETRAIN = ["model.width=0.125", "data.clip_len=8", "data.size=32", "data.raw_size=native", "data.workers=0",
-            "train.steps=2", "train.batch_size=4", "train.warmup_steps=1", "train.ckpt_every=2",
-            "train.monitor_every=2", "train.monitor_videos=6", "method.head_hidden=16", "method.head_dim=8",
-            "--no-progress"]
+PRETRAIN = [
+    "model.width=0.125",
+    "data.clip_len=8",
+    "data.size=32",
+    "data.raw_size=native",
+    "data.workers=0",
+    "train.steps=2",
+    "train.batch_size=4",
+    "train.warmup_steps=1",
+    "train.ckpt_every=2",
+    "train.monitor_every=2",
+    "train.monitor_videos=6",
+    "method.head_hidden=16",
+    "method.head_dim=8",
+    "--no-progress",
+]
 SMALLER = {"--epochs": "1", "--batch-size": "4", "--num-clips": "2"}
 
 
@@ -51,13 +62,15 @@ def test_every_bundled_recipe_is_in_the_document_and_builds():
 
 
 def test_the_documented_commands_run_on_official_layouts(tiny_bench, tmp_path, capsys):
-    data = {"$UCF101": ucf101_official(tiny_bench, tmp_path / "UCF101"),
-            "$HMDB51": hmdb51_official(tiny_bench, tmp_path / "HMDB51"),
-            "$K400": kinetics_official(tiny_bench, tmp_path / "K400")}
+    data = {
+        "$UCF101": ucf101_official(tiny_bench, tmp_path / "UCF101"),
+        "$HMDB51": hmdb51_official(tiny_bench, tmp_path / "HMDB51"),
+        "$K400": kinetics_official(tiny_bench, tmp_path / "K400"),
+    }
     runs = tmp_path / "runs"
     seen = set()
     for args in doc_commands():
-        args = [str(runs) + a[len("$RUNS"):] if a.startswith("$RUNS") else str(data.get(a, a)) for a in args]
+        args = [str(runs) + a[len("$RUNS") :] if a.startswith("$RUNS") else str(data.get(a, a)) for a in args]
         args = tiny(args)
         seen.add(args[0])
         if args[0] == "export" and "torchvision" in args:

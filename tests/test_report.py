@@ -15,9 +15,9 @@ from PIL import Image
 
 from hdc_video.cli import main
 from hdc_video.data.indexes import open_index
-from hdc_video.synth import generate_benchmark
 from hdc_video.report import write_report
 from hdc_video.report.plots import confusion_matrix, training_figures
+from hdc_video.synth import generate_benchmark
 
 
 def read_ucf101(root, split, subset):
@@ -25,7 +25,9 @@ def read_ucf101(root, split, subset):
     return open_index(root, format="ucf101", split=split, subset=subset)
 
 
-PROTO_LINEAR = "split 1 test, 5 clips × 1 centre crop, 8 frames stride 2, 32 px, level -1, centred, <logistic regression>"
+PROTO_LINEAR = (
+    "split 1 test, 5 clips × 1 centre crop, 8 frames stride 2, 32 px, level -1, centred, <logistic regression>"
+)
 PROTO_RETR = "split 1 test queries vs train gallery, 5 clips × 1 crop, cosine similarity of centred L3 features"
 PROTO_EXTRACT = "split 1 train+test, 5 clips × 1 crop, clip-averaged features of every level"
 
@@ -35,15 +37,33 @@ def _metrics_rows(steps=40, levels=3, sc=True, tc=True, seed=0):
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(1, steps + 1):
-        r = {"step": s, "loss": 20 * np.exp(-s / 15) + rng.normal(0, 0.5) + 5, "lr": 1e-3 * min(1, s / 5),
-             "grad_norm": float(rng.uniform(5, 50)), "epoch": s // 10, "clips_per_s": 40.0}
+        r = {
+            "step": s,
+            "loss": 20 * np.exp(-s / 15) + rng.normal(0, 0.5) + 5,
+            "lr": 1e-3 * min(1, s / 5),
+            "grad_norm": float(rng.uniform(5, 50)),
+            "epoch": s // 10,
+            "clips_per_s": 40.0,
+        }
         for k in range(1, levels + 1):
             if sc:
-                r.update({f"L{k}/sc_loss": 6 - s / 10 + rng.normal(0, .2), f"L{k}/alpha": 1 / k,
-                          f"L{k}/sc_pos_sim": 0.4 + s / 100, f"L{k}/sc_invariance": 0.2 + s / 200 * k})
+                r.update(
+                    {
+                        f"L{k}/sc_loss": 6 - s / 10 + rng.normal(0, 0.2),
+                        f"L{k}/alpha": 1 / k,
+                        f"L{k}/sc_pos_sim": 0.4 + s / 100,
+                        f"L{k}/sc_invariance": 0.2 + s / 200 * k,
+                    }
+                )
             if tc:
-                r.update({f"L{k}/tc_loss": 4 - s / 20 + rng.normal(0, .2), f"L{k}/beta": 1.0,
-                          f"L{k}/tc_pos_sim": 0.5 + s / 100, f"L{k}/tc_invariance": 0.3 + s / 200})
+                r.update(
+                    {
+                        f"L{k}/tc_loss": 4 - s / 20 + rng.normal(0, 0.2),
+                        f"L{k}/beta": 1.0,
+                        f"L{k}/tc_pos_sim": 0.5 + s / 100,
+                        f"L{k}/tc_invariance": 0.3 + s / 200,
+                    }
+                )
         rows.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()})
     return rows
 
@@ -51,14 +71,24 @@ def _metrics_rows(steps=40, levels=3, sc=True, tc=True, seed=0):
 def _write_run(path: Path, rows) -> Path:
     path.mkdir(parents=True)
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4')  # torn tail
-    (path / "config.yaml").write_text("model:\n  backbone: r3d_18\n  width: 0.125\nmethod:\n  name: hdc\n"
-                                      "  levels: [-3, -2, -1]\n  weighting: invariance\ntrain:\n  steps: 40\n")
+    (path / "config.yaml").write_text(
+        "model:\n  backbone: r3d_18\n  width: 0.125\nmethod:\n  name: hdc\n"
+        "  levels: [-3, -2, -1]\n  weighting: invariance\ntrain:\n  steps: 40\n"
+    )
     return path
 
 
 def _eval_meta(kind, protocol, random_init=False, **numbers):
-    return {"kind": kind, "protocol": protocol, "checkpoint": None if random_init else "/runs/x/checkpoint.pt",
-            "random_init": random_init, "backbone": "r3d_18", "width": 0.125, "data_root": "/data/bench", **numbers}
+    return {
+        "kind": kind,
+        "protocol": protocol,
+        "checkpoint": None if random_init else "/runs/x/checkpoint.pt",
+        "random_init": random_init,
+        "backbone": "r3d_18",
+        "width": 0.125,
+        "data_root": "/data/bench",
+        **numbers,
+    }
 
 
 def _write_extract(path: Path, n=30, seed=0, attributes=True, random_init=False) -> Path:
@@ -73,8 +103,10 @@ def _write_extract(path: Path, n=30, seed=0, attributes=True, random_init=False)
         w.writerow(["row", "path", "label", "class"] + (["appearance", "motion"] if attributes else []))
         for i in range(n):
             cls = f"Digit{digits[i]}M{motions[i]}"
-            w.writerow([i, f"{cls}/v_{cls}_g{i:02d}_c01.avi", int(digits[i] * 4 + motions[i]), cls]
-                       + ([f"digit{digits[i]}", f"motion{motions[i]}"] if attributes else []))
+            w.writerow(
+                [i, f"{cls}/v_{cls}_g{i:02d}_c01.avi", int(digits[i] * 4 + motions[i]), cls]
+                + ([f"digit{digits[i]}", f"motion{motions[i]}"] if attributes else [])
+            )
     (path / "metrics.json").write_text(json.dumps(_eval_meta("extract", PROTO_EXTRACT, random_init, levels=[1, 3])))
     return path
 
@@ -87,9 +119,18 @@ def _write_linear(path: Path, index) -> Path:
         for i, e in enumerate(index):
             cls = index.classes[e.label]
             w.writerow([e.rel, cls, cls if i % 3 else index.classes[(e.label + 1) % index.num_classes]])
-    (path / "metrics.json").write_text(json.dumps(_eval_meta(
-        "linear", PROTO_LINEAR, top1_clip=0.61, top1_video=0.667, label="action",
-        per_level={"L1": 0.3, "L3": 0.667})))
+    (path / "metrics.json").write_text(
+        json.dumps(
+            _eval_meta(
+                "linear",
+                PROTO_LINEAR,
+                top1_clip=0.61,
+                top1_video=0.667,
+                label="action",
+                per_level={"L1": 0.3, "L3": 0.667},
+            )
+        )
+    )
     return path
 
 
@@ -102,19 +143,41 @@ def _write_retrieve(path: Path, bench: Path, broken_rel: str | None = None) -> P
         nbs = [order[0].rel, order[-1].rel, order[1].rel, order[5].rel, order[-2].rel]
         if broken_rel:
             nbs[1] = broken_rel
-        queries.append({"path": q.rel, "label": test.classes[q.label], "neighbours": nbs,
-                        "correct": [n.split("/")[0] == test.classes[q.label] for n in nbs]})
+        queries.append(
+            {
+                "path": q.rel,
+                "label": test.classes[q.label],
+                "neighbours": nbs,
+                "correct": [n.split("/")[0] == test.classes[q.label] for n in nbs],
+            }
+        )
     (path / "neighbours.json").write_text(json.dumps({"data_root": str(bench), "split": 1, "queries": queries}))
-    (path / "metrics.json").write_text(json.dumps(_eval_meta(
-        "retrieve", PROTO_RETR, recall={"1": 0.5, "5": 0.7, "10": 0.8, "20": 0.9, "50": 1.0},
-        recall_centred={"1": 0.5}, recall_raw={"1": 0.4})))
+    (path / "metrics.json").write_text(
+        json.dumps(
+            _eval_meta(
+                "retrieve",
+                PROTO_RETR,
+                recall={"1": 0.5, "5": 0.7, "10": 0.8, "20": 0.9, "50": 1.0},
+                recall_centred={"1": 0.5},
+                recall_raw={"1": 0.4},
+            )
+        )
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
-    return generate_benchmark(tmp_path_factory.mktemp("rb") / "bench", digits=2, motions=5, videos_per_class=3,
-                              frames=8, size=32, workers=1, progress=False)
+    return generate_benchmark(
+        tmp_path_factory.mktemp("rb") / "bench",
+        digits=2,
+        motions=5,
+        videos_per_class=3,
+        frames=8,
+        size=32,
+        workers=1,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +188,14 @@ def full(tmp_path_factory, bench):
     broken = tmp / "broken"
     broken.mkdir()
     (broken / "metrics.json").write_text("{not json")
-    evals = [_write_extract(tmp / "extract_hdc"), _write_extract(tmp / "extract_rand", seed=1, random_init=True),
-             _write_linear(tmp / "linear_action", read_ucf101(bench, 1, "test")),
-             _write_retrieve(tmp / "retrieve", bench), broken, tmp / "does_not_exist"]
+    evals = [
+        _write_extract(tmp / "extract_hdc"),
+        _write_extract(tmp / "extract_rand", seed=1, random_init=True),
+        _write_linear(tmp / "linear_action", read_ucf101(bench, 1, "test")),
+        _write_retrieve(tmp / "retrieve", bench),
+        broken,
+        tmp / "does_not_exist",
+    ]
     index = write_report(run, evals, tmp / "out")
     return index, index.read_text(encoding="utf-8"), evals
 
@@ -149,8 +217,14 @@ def test_page_references_every_png(full):
     assert refs == written
     for name in written:
         _check_png(index.parent / name)
-    for expected in ("train_loss.png", "train_level_losses.png", "train_weights.png", "train_pos_sim.png",
-                     "train_invariance.png", "tsne.png"):
+    for expected in (
+        "train_loss.png",
+        "train_level_losses.png",
+        "train_weights.png",
+        "train_pos_sim.png",
+        "train_invariance.png",
+        "tsne.png",
+    ):
         assert expected in written
     assert any(n.startswith("retrieval_") for n in written)
     assert any(n.startswith("confusion_") for n in written)
@@ -193,9 +267,13 @@ def test_undecodable_video_is_grey_placeholder(tmp_path, bench):
 
 def test_missing_keys_skip_panels(tmp_path):
     names = lambda rows: [p.name for p, _ in training_figures(rows, tmp_path)]  # noqa: E731
-    assert names(_metrics_rows(steps=10, tc=False)) == ["train_loss.png", "train_level_losses.png",
-                                                      "train_weights.png", "train_pos_sim.png",
-                                                      "train_invariance.png"]
+    assert names(_metrics_rows(steps=10, tc=False)) == [
+        "train_loss.png",
+        "train_level_losses.png",
+        "train_weights.png",
+        "train_pos_sim.png",
+        "train_invariance.png",
+    ]
     only_loss = [{"step": s, "loss": 10.0 / s} for s in range(1, 20)]
     assert names(only_loss) == ["train_loss.png"]
     sc_small = Image.open(tmp_path / "train_loss.png").size

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report import _check_png, _metrics_rows, _write_extract, _write_run
 
 from hdc_video.cli import build_parser
 from hdc_video.report import plots, write_report
-from test_report import _check_png, _metrics_rows, _write_run, _write_extract
 
 MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
 
@@ -29,8 +29,15 @@ def _knn_rows(steps=20, every=5):
     step0 = {"knn/action": 0.30, "knn/appearance": 0.55}
     rows = [{"step": 0, **step0, **{k.replace("knn/", "knn0/"): v for k, v in step0.items()}}]
     for s in range(every, steps + 1, every):
-        rows.append({"step": s, "knn/action": 0.30 + s / 50, "knn/appearance": 0.55 - s / 100,
-                     "knn0/action": 0.30, "knn0/appearance": 0.55})
+        rows.append(
+            {
+                "step": s,
+                "knn/action": 0.30 + s / 50,
+                "knn/appearance": 0.55 - s / 100,
+                "knn0/action": 0.30,
+                "knn0/appearance": 0.55,
+            }
+        )
     return rows
 
 
@@ -42,9 +49,14 @@ def _level_rows(steps=20, levels=3):
         for k in range(levels):
             for t in ("sc", "tc"):
                 ratio = (k + 1) / levels * (1 + s / 10)  # shallow levels overtake the deepest: the clip bites
-                r.update({f"L{k}/{t}_inv_ratio": ratio, f"L{k}/{t}_invariance": 0.1 * (k + 1) + s / 100,
-                          f"L{k}/{'alpha' if t == 'sc' else 'beta'}": min(1.0, max(0.05, ratio)),
-                          **{f"L{k}/{t}_{m}": 0.2 * (k + 1) + s / (100 * (i + 1)) for i, m in enumerate(MEASURES)}})
+                r.update(
+                    {
+                        f"L{k}/{t}_inv_ratio": ratio,
+                        f"L{k}/{t}_invariance": 0.1 * (k + 1) + s / 100,
+                        f"L{k}/{'alpha' if t == 'sc' else 'beta'}": min(1.0, max(0.05, ratio)),
+                        **{f"L{k}/{t}_{m}": 0.2 * (k + 1) + s / (100 * (i + 1)) for i, m in enumerate(MEASURES)},
+                    }
+                )
         rows.append(r)
     return rows
 
@@ -55,8 +67,11 @@ def test_knn_monitor_curves_and_dashed_step0(tmp_path, monkeypatch):
     save = plots._save
 
     def spy(fig, path):
-        drawn[Path(path).name] = [(ln.get_label(), ln.get_linestyle(), ln.get_color(), list(ln.get_ydata()))
-                                  for ax in fig.axes for ln in ax.get_lines()]
+        drawn[Path(path).name] = [
+            (ln.get_label(), ln.get_linestyle(), ln.get_color(), list(ln.get_ydata()))
+            for ax in fig.axes
+            for ln in ax.get_lines()
+        ]
         return save(fig, path)
 
     monkeypatch.setattr(plots, "_save", spy)
@@ -107,23 +122,44 @@ def test_sections_without_inputs_are_notes(tmp_path):
 
 def _cell(values, seeds):
     a = np.array(values)
-    return {"video": values, "clip": [v - 0.05 for v in values], "seeds": seeds, "mean": float(a.mean()),
-            "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0}
+    return {
+        "video": values,
+        "clip": [v - 0.05 for v in values],
+        "seeds": seeds,
+        "mean": float(a.mean()),
+        "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+    }
 
 
 def _write_study(path: Path) -> Path:
     path.mkdir(parents=True)
     seeds = [0, 1]
-    rows = {"random": {"action": {"L1": _cell([0.30, 0.32], seeds), "L3": _cell([0.40, 0.44], seeds)},
-                       "appearance": {"L1": _cell([0.50, 0.52], seeds), "L3": _cell([0.45, 0.47], seeds)}},
-            "hdc": {"action": {"L1": _cell([0.55, 0.57], seeds), "L3": _cell([0.70, 0.72], seeds)},
-                    "appearance": {"L1": _cell([0.60, 0.60], seeds), "L3": _cell([0.35, 0.37], seeds)}}}
-    (path / "study.json").write_text(json.dumps({
-        "name": "nuisance", "description": "Does HDC learn the action rather than the appearance?",
-        "data": "/data/scenes", "seeds": seeds, "labels": ["action", "appearance"], "num_clips": 4, "rows": rows,
-        "notes": {"random": "untrained backbone", "hdc": ""},
-        "configs": {r: {"config": ["demo"], "overrides": [], "random_init": r == "random"} for r in rows},
-        "metric": "linear probe, video-level top-1 (mean of clip probabilities), mean ± std over seeds"}))
+    rows = {
+        "random": {
+            "action": {"L1": _cell([0.30, 0.32], seeds), "L3": _cell([0.40, 0.44], seeds)},
+            "appearance": {"L1": _cell([0.50, 0.52], seeds), "L3": _cell([0.45, 0.47], seeds)},
+        },
+        "hdc": {
+            "action": {"L1": _cell([0.55, 0.57], seeds), "L3": _cell([0.70, 0.72], seeds)},
+            "appearance": {"L1": _cell([0.60, 0.60], seeds), "L3": _cell([0.35, 0.37], seeds)},
+        },
+    }
+    (path / "study.json").write_text(
+        json.dumps(
+            {
+                "name": "nuisance",
+                "description": "Does HDC learn the action rather than the appearance?",
+                "data": "/data/scenes",
+                "seeds": seeds,
+                "labels": ["action", "appearance"],
+                "num_clips": 4,
+                "rows": rows,
+                "notes": {"random": "untrained backbone", "hdc": ""},
+                "configs": {r: {"config": ["demo"], "overrides": [], "random_init": r == "random"} for r in rows},
+                "metric": "linear probe, video-level top-1 (mean of clip probabilities), mean ± std over seeds",
+            }
+        )
+    )
     (path / "study.md").write_text("# Study `nuisance`\n")
     (path / "study.png").write_bytes(b"not the figure the report shows")
     return path
@@ -148,8 +184,9 @@ def test_study_section(tmp_path):
     assert "Feature extraction" in _section(page, "metrics")  # the other folder is still an eval folder
 
 
-@pytest.mark.parametrize("content, message", [("{not json", "unreadable"), ('{"rows": {"a": {"action": {}}}}',
-                                                                             "no rows with a mean")])
+@pytest.mark.parametrize(
+    "content, message", [("{not json", "unreadable"), ('{"rows": {"a": {"action": {}}}}', "no rows with a mean")]
+)
 def test_broken_study_is_a_warning(tmp_path, content, message):
     run = _write_run(tmp_path / "run", _metrics_rows(steps=5))
     (tmp_path / "study").mkdir()

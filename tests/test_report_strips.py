@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report import _check_png, _metrics_rows, _write_run
 
 from hdc_video.cli import main
 from hdc_video.data.decoders import make_decoder, write_frame_folder
@@ -16,7 +17,6 @@ from hdc_video.data.indexes import open_index
 from hdc_video.report import load_eval_dir, write_report
 from hdc_video.report.collect import Warnings
 from hdc_video.report.strips import retrieval_strips
-from test_report import _check_png, _metrics_rows, _write_run
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 220)}
 
@@ -27,7 +27,7 @@ def _frames(colour, k: int, n: int = 8, size: int = 32) -> np.ndarray:
     f = (rng.integers(0, 60, (n, size, size, 3)) + np.array(colour) // 2).astype(np.uint8)
     for t in range(n):
         x = (3 * t + 5 * k) % (size - 8)
-        f[t, 8:16, x:x + 8] = 255
+        f[t, 8:16, x : x + 8] = 255
     return f
 
 
@@ -49,9 +49,38 @@ def frame_retrieval(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("frames_retrieval")
     root = make_frame_dataset(tmp / "data")
     feats, out = tmp / "feats", tmp / "retrieve"
-    assert main(["extract", "--random-init", "--backbone", "r3d_18", "--width", "0.125", "--clip-len", "4",
-                 "--stride", "1", "--size", "32", "--num-clips", "1", "--batch-size", "4", "--workers", "0",
-                 "--device", "cpu", "--no-progress", "--data", str(root), "--out", str(feats)]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--random-init",
+                "--backbone",
+                "r3d_18",
+                "--width",
+                "0.125",
+                "--clip-len",
+                "4",
+                "--stride",
+                "1",
+                "--size",
+                "32",
+                "--num-clips",
+                "1",
+                "--batch-size",
+                "4",
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--data",
+                str(root),
+                "--out",
+                str(feats),
+            ]
+        )
+        == 0
+    )
     assert main(["retrieve", "--features", str(feats), "--out", str(out)]) == 0
     return root, out
 
@@ -88,8 +117,22 @@ def test_unreadable_index_falls_back_with_a_warning(tmp_path):
     (root / "videos" / "notes.txt").write_text("a file where a class folder should be")
     ev = tmp_path / "retrieve"
     ev.mkdir()
-    (ev / "neighbours.json").write_text(json.dumps({"data_root": str(root), "split": 1, "queries": [
-        {"path": "red/red_0", "label": "red", "neighbours": ["red/red_0", "blue/missing"], "correct": [True, False]}]}))
+    (ev / "neighbours.json").write_text(
+        json.dumps(
+            {
+                "data_root": str(root),
+                "split": 1,
+                "queries": [
+                    {
+                        "path": "red/red_0",
+                        "label": "red",
+                        "neighbours": ["red/red_0", "blue/missing"],
+                        "correct": [True, False],
+                    }
+                ],
+            }
+        )
+    )
     warn = Warnings()
     strips, _ = retrieval_strips(load_eval_dir(ev, warn), warn)
     assert any("dataset index not readable" in w for w in warn)

@@ -33,29 +33,35 @@ def brute_force(query, qlab, gallery, glab, ks, centre):
         for q, y in zip(query, qlab):
             sims = [float(np.float32(sum(a * b for a, b in zip(q, g)))) for g in gallery]
             order = sorted(range(len(gallery)), key=lambda j: (-sims[j], j))
-            if any(glab[j] == y for j in order[:min(k, len(gallery))]):
+            if any(glab[j] == y for j in order[: min(k, len(gallery))]):
                 hits += 1
         out[str(k)] = hits / len(query)
     return out
 
 
 # 4-d vectors of +-1 (norm 2) or one axis: every cosine is an exact multiple of 1/4, so ties are exact.
-GALLERY = np.array([
-    [1, 1, 1, 1],      # 0 A
-    [1, 1, 1, 1],      # 1 B   identical to 0, other class: an exact tie
-    [1, 1, 1, -1],     # 2 C
-    [1, 1, -1, -1],    # 3 B
-    [-1, -1, -1, -1],  # 4 C
-    [2, 0, 0, 0],      # 5 A
-], dtype=np.float32)
+GALLERY = np.array(
+    [
+        [1, 1, 1, 1],  # 0 A
+        [1, 1, 1, 1],  # 1 B   identical to 0, other class: an exact tie
+        [1, 1, 1, -1],  # 2 C
+        [1, 1, -1, -1],  # 3 B
+        [-1, -1, -1, -1],  # 4 C
+        [2, 0, 0, 0],  # 5 A
+    ],
+    dtype=np.float32,
+)
 GLAB = np.array([0, 1, 2, 1, 2, 0])
-QUERY = np.array([
-    [1, 1, 1, 1],      # B: ties 0 (A) and 1 (B) at sim 1 -> index 0 first -> miss at 1, hit at 2
-    [1, 1, 1, 1],      # A: hit at 1 thanks to the tie order
-    [1, -1, -1, -1],   # C: sims .5 (3 B, 4 C, 5 A), 0 (2 C), -.5 (0, 1) -> first C at rank 2
-    [-1, 1, -1, 1],    # D: class absent from the gallery, never a hit
-    [1, 1, -1, 1],     # C: sims .5 (0, 1, 3, 5), 0 (2 C), -.5 (4 C) -> first C at rank 5
-], dtype=np.float32)
+QUERY = np.array(
+    [
+        [1, 1, 1, 1],  # B: ties 0 (A) and 1 (B) at sim 1 -> index 0 first -> miss at 1, hit at 2
+        [1, 1, 1, 1],  # A: hit at 1 thanks to the tie order
+        [1, -1, -1, -1],  # C: sims .5 (3 B, 4 C, 5 A), 0 (2 C), -.5 (0, 1) -> first C at rank 2
+        [-1, 1, -1, 1],  # D: class absent from the gallery, never a hit
+        [1, 1, -1, 1],  # C: sims .5 (0, 1, 3, 5), 0 (2 C), -.5 (4 C) -> first C at rank 5
+    ],
+    dtype=np.float32,
+)
 QLAB = np.array([1, 0, 2, 3, 2])
 KS = (1, 2, 3, 5, 6, 10, 50)
 
@@ -68,9 +74,9 @@ def test_exact_ties_and_k_beyond_gallery_match_brute_force():
     assert list(raw) == [str(k) for k in KS]
     # hand-checked: query 0 (B) loses the 0/1 tie (A first), query 1 (A) wins it
     assert nearest(QUERY[:2], GALLERY, k=2).tolist() == [[0, 1], [0, 1]]
-    assert raw["1"] == pytest.approx(1 / 5)        # only query 1
-    assert raw["2"] == pytest.approx(3 / 5)        # + query 0 (tie partner) and query 2
-    assert raw["5"] == pytest.approx(4 / 5)        # + query 4
+    assert raw["1"] == pytest.approx(1 / 5)  # only query 1
+    assert raw["2"] == pytest.approx(3 / 5)  # + query 0 (tie partner) and query 2
+    assert raw["5"] == pytest.approx(4 / 5)  # + query 4
     # k >= G: every query whose class is in the gallery is a hit; the absent class never is
     assert raw["6"] == raw["10"] == raw["50"] == pytest.approx(4 / 5)
 
@@ -99,11 +105,11 @@ def test_centring_changes_the_answer():
 
 def test_random_sets_with_duplicates_match_brute_force():
     rng = np.random.default_rng(0)
-    g = rng.normal(size=(30, 6)) + 3.0                   # offset: centring matters
-    g[10:15] = g[0]                                      # exact duplicates across classes
+    g = rng.normal(size=(30, 6)) + 3.0  # offset: centring matters
+    g[10:15] = g[0]  # exact duplicates across classes
     glab = rng.integers(0, 5, size=30)
     q = np.concatenate([rng.normal(size=(17, 6)) + 3.0, g[:3]])
-    qlab = rng.integers(0, 6, size=20)                   # class 5 absent from the gallery
+    qlab = rng.integers(0, 6, size=20)  # class 5 absent from the gallery
     ks = (1, 5, 10, 20, 50)
     results = {}
     for centre in (False, True):
@@ -124,8 +130,22 @@ def test_bad_inputs_are_errors():
 def test_retrieve_from_extracted_features_equals_the_network_path(tiny_bench, tmp_path):
     from hdc_video.cli import main
 
-    common = ["--random-init", "--backbone", "r3d_18", "--width", "0.125", "--num-clips", "2", "--workers", "0",
-              "--clip-len", "4", "--size", "32", "--no-progress"]
+    common = [
+        "--random-init",
+        "--backbone",
+        "r3d_18",
+        "--width",
+        "0.125",
+        "--num-clips",
+        "2",
+        "--workers",
+        "0",
+        "--clip-len",
+        "4",
+        "--size",
+        "32",
+        "--no-progress",
+    ]
     assert main(["retrieve", "--data", str(tiny_bench), "--out", str(tmp_path / "net"), *common]) == 0
     assert main(["extract", "--data", str(tiny_bench), "--out", str(tmp_path / "feat"), *common]) == 0
     assert main(["retrieve", "--features", str(tmp_path / "feat"), "--out", str(tmp_path / "cached")]) == 0

@@ -129,7 +129,7 @@ def test_epoch_sampler():
     assert s.batches_per_epoch == 3 and len(s) == 9
     e0 = list(s)
     assert len(e0) == 9 and len({i for i, _ in e0}) == 9
-    assert all(0 <= seed < 2 ** 63 for _, seed in e0)
+    assert all(0 <= seed < 2**63 for _, seed in e0)
     assert list(s) == e0  # same epoch, same stream
     s.set_epoch(1)
     e1 = list(s)

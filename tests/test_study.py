@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import TINY
+
 from hdc_video.cli import main
 from hdc_video.config import ConfigError
 from hdc_video.workflows.study import format_study, load_grid
@@ -33,8 +33,12 @@ def grid_file(tmp_path):
 
 def test_tiny_grid_writes_tables_and_a_rerun_skips_finished_runs(tiny_bench, tmp_path, grid_file, capsys):
     out = tmp_path / "study"
-    assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress",
-                 "--rows", "random"]) == 0
+    assert (
+        main(
+            ["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress", "--rows", "random"]
+        )
+        == 0
+    )
     assert list(json.loads((out / "study.json").read_text())["rows"]) == ["random"]
     assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "study.json").read_text())
@@ -51,28 +55,48 @@ def test_tiny_grid_writes_tables_and_a_rerun_skips_finished_runs(tiny_bench, tmp
     stamps = {p: p.stat().st_mtime_ns for p in (ckpt, out / "runs" / "random" / "seed3" / "features" / "metrics.json")}
     capsys.readouterr()
     assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress"]) == 0
-    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())     # nothing retrained or re-extracted
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # nothing retrained or re-extracted
     assert json.loads((out / "study.json").read_text())["rows"] == summary["rows"]
     # a rerun of one row keeps the others' finished runs in the table (nothing lost)
-    assert main(["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress",
-                 "--rows", "random"]) == 0
+    assert (
+        main(
+            ["study", str(grid_file), "--data", str(tiny_bench), "--out", str(out), "--no-progress", "--rows", "random"]
+        )
+        == 0
+    )
     assert json.loads((out / "study.json").read_text())["rows"] == summary["rows"]
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
 
 
 def test_rows_with_fewer_seeds_say_which_they_have():
     cell = {"mean": 0.5, "std": 0.0}
-    summary = {"name": "g", "description": "", "data": "d", "seeds": [0, 1], "labels": ["action"], "num_clips": 1,
-               "metric": "m", "notes": {},
-               "rows": {"a": {"action": {"L3": cell | {"seeds": [0, 1]}}}, "b": {"action": {"L3": cell | {"seeds": [0]}}}}}
+    summary = {
+        "name": "g",
+        "description": "",
+        "data": "d",
+        "seeds": [0, 1],
+        "labels": ["action"],
+        "num_clips": 1,
+        "metric": "m",
+        "notes": {},
+        "rows": {"a": {"action": {"L3": cell | {"seeds": [0, 1]}}}, "b": {"action": {"L3": cell | {"seeds": [0]}}}},
+    }
     md = format_study(summary)
     assert "| a (seeds 0, 1) |" in md and "| b (seed 0) |" in md
 
 
 def test_std_over_seeds_and_best_level_in_bold():
-    summary = {"name": "g", "description": "", "data": "d", "seeds": [0, 1], "labels": ["action"], "num_clips": 1,
-               "metric": "m", "notes": {},
-               "rows": {"a": {"action": {"L2": {"mean": 0.5, "std": 0.1}, "L3": {"mean": 0.25, "std": 0.05}}}}}
+    summary = {
+        "name": "g",
+        "description": "",
+        "data": "d",
+        "seeds": [0, 1],
+        "labels": ["action"],
+        "num_clips": 1,
+        "metric": "m",
+        "notes": {},
+        "rows": {"a": {"action": {"L2": {"mean": 0.5, "std": 0.1}, "L3": {"mean": 0.25, "std": 0.05}}}},
+    }
     md = format_study(summary)
     assert "| a | **0.500 ± 0.100** | 0.250 ± 0.050 |" in md
 
@@ -91,6 +115,6 @@ def test_bad_grids_are_one_line_errors(tmp_path):
 
 @pytest.mark.parametrize("name", ["nuisance", "validate"])
 def test_bundled_grids_load_and_validate_every_row(name):
-    grid = load_grid(name)   # every row's config keys are checked against the schema
+    grid = load_grid(name)  # every row's config keys are checked against the schema
     assert {"random", "hdc", "whole"} <= {r.name for r in grid.rows}
     assert [r.name for r in grid.rows if r.random_init] == ["random"]

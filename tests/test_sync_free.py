@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from conftest import TINY
 from hdc_video.config import build_config
 from hdc_video.data.transforms.augment import ClipAugment
 from hdc_video.data.transforms.device import views_to_device
@@ -58,8 +58,14 @@ class HostReads(TorchDispatchMode):
 
 def test_the_probe_sees_host_reads():
     x = torch.randn(4)
-    for read in (lambda: bool(torch.isfinite(x).all()), lambda: x[x > 0], lambda: float(x.sum()),
-                 lambda: x.tolist(), lambda: x.numpy(), lambda: int(x.argmax())):
+    for read in (
+        lambda: bool(torch.isfinite(x).all()),
+        lambda: x[x > 0],
+        lambda: float(x.sum()),
+        lambda: x.tolist(),
+        lambda: x.numpy(),
+        lambda: int(x.argmax()),
+    ):
         with HostReads() as probe:
             read()
         assert probe.seen, read
@@ -96,7 +102,7 @@ def test_device_augmentation_never_reads_the_clips():
     assert bool(p.grayscale.any()) and bool((p.sigma > 0).any()) and bool(p.flip.any())
     video = {"raw": torch.randint(0, 256, (b, 2, 4, 30, 40, 3), dtype=torch.uint8)}
     video.update({k: t.view(b, v, *t.shape[1:]) for k, t in vars(p).items()})
-    out = views_to_device(video, aug, "meta")   # a host read of a meta tensor raises
+    out = views_to_device(video, aug, "meta")  # a host read of a meta tensor raises
     assert out.device.type == "meta" and out.shape == (b, v, 3, 4, 16, 16)
 
 
@@ -117,10 +123,11 @@ def test_cuda_step_and_device_augmentation_never_sync(tiny_bench, tmp_path):
 
         def step():
             video = views_to_device(batch["video"], trainer.dataset.clip_augment, dev)
-            return trainer.step(video, batch["overlap"].to(dev, non_blocking=True),
-                                batch["index"].to(dev, non_blocking=True))
+            return trainer.step(
+                video, batch["overlap"].to(dev, non_blocking=True), batch["index"].to(dev, non_blocking=True)
+            )
 
-        step()                                      # warm-up: lazy optimizer state, cuDNN plans
+        step()  # warm-up: lazy optimizer state, cuDNN plans
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:

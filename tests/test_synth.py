@@ -11,8 +11,7 @@ import pytest
 
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import read_labels_csv, read_ucf101, relabel
-from hdc_video.synth import (MOTIONS, benchmark_sample, generate_benchmark, motion_track,
-                             render_video, video_seed)
+from hdc_video.synth import MOTIONS, benchmark_sample, generate_benchmark, motion_track, render_video, video_seed
 
 TINY = dict(digits=3, motions=5, videos_per_class=3, frames=16, size=48, seed=7)
 
@@ -29,8 +28,7 @@ def bench(tmp_path_factory):
 
 def test_layout_reads_back_as_ucf101(bench):
     names = [f"Digit{d}{m}" for d in range(3) for m in MOTIONS[:5]]
-    assert (bench / "splits" / "classInd.txt").read_text().splitlines() == [
-        f"{i + 1} {c}" for i, c in enumerate(names)]
+    assert (bench / "splits" / "classInd.txt").read_text().splitlines() == [f"{i + 1} {c}" for i, c in enumerate(names)]
     train = read_ucf101(bench, subset="train")
     test = read_ucf101(bench, subset="test")
     assert train.classes == test.classes == names
@@ -60,8 +58,7 @@ def test_attributes_agree_with_classes(bench):
     test = read_ucf101(bench, subset="test")
     motion = relabel(test, read_labels_csv(bench / "attributes.csv", "motion"))
     assert motion.classes == sorted(m.lower() for m in MOTIONS[:5])
-    assert [motion.classes[e.label] for e in motion] == [
-        test.classes[e.label][len("Digit0"):].lower() for e in test]
+    assert [motion.classes[e.label] for e in motion] == [test.classes[e.label][len("Digit0") :].lower() for e in test]
     app = relabel(test, read_labels_csv(bench / "attributes.csv", "appearance"))
     assert app.classes == ["digit0", "digit1", "digit2"]
     assert app.labels.tolist() == [e.label // 5 for e in test]
@@ -89,8 +86,13 @@ def test_every_video_decodes_and_matches_its_rendering(bench):
 
 def test_deterministic_and_worker_independent(bench, tmp_path):
     again = generate_benchmark(tmp_path / "again", workers=2, progress=False, **TINY)
-    for name in ("splits/classInd.txt", "splits/trainlist01.txt", "splits/testlist01.txt",
-                 "attributes.csv", "meta.json"):
+    for name in (
+        "splits/classInd.txt",
+        "splits/trainlist01.txt",
+        "splits/testlist01.txt",
+        "attributes.csv",
+        "meta.json",
+    ):
         assert (bench / name).read_bytes() == (again / name).read_bytes(), name
     for rel in ("Digit0Fall/v_Digit0Fall_g01_c01.avi", "Digit2Pulse/v_Digit2Pulse_g03_c01.avi"):
         np.testing.assert_array_equal(decode(bench / "videos" / rel), decode(again / "videos" / rel))
@@ -121,7 +123,7 @@ def _glyph_centre(frames: np.ndarray) -> np.ndarray:
     bright = (dev > 40).sum() > (dev < -40).sum()  # the glyph mostly covers non-glyph median pixels
     level = np.percentile(gray, 99.5 if bright else 0.5)
     w = (gray > level - 40) if bright else (gray < level + 40)
-    ys, xs = np.mgrid[0:gray.shape[1], 0:gray.shape[2]]
+    ys, xs = np.mgrid[0 : gray.shape[1], 0 : gray.shape[2]]
     tot = w.sum((1, 2)) + 1e-9
     return np.stack([(w * xs).sum((1, 2)) / tot, (w * ys).sum((1, 2)) / tot], 1)
 
@@ -132,7 +134,7 @@ def test_motions_in_the_files(bench):
     dy = {"Fall": [], "Rise": []}
     shuttles = 0
     for e in idx:
-        m = e.rel.split("/")[0][len("Digit0"):]
+        m = e.rel.split("/")[0][len("Digit0") :]
         if m not in ("Fall", "Rise", "Shuttle"):
             continue
         c = _glyph_centre(decode(e.path))
@@ -159,8 +161,12 @@ def test_arrow_of_time_pairs_are_each_other_reversed(backward, forward):
 
 
 def test_rise_and_fall_positions_overlap():
-    ys = lambda m: np.concatenate([motion_track(m, np.random.default_rng(100 + i), 32, 64)["cy"]  # noqa: E731
-                                   for i in range(200)])
+    ys = lambda m: np.concatenate(
+        [
+            motion_track(m, np.random.default_rng(100 + i), 32, 64)["cy"]  # noqa: E731
+            for i in range(200)
+        ]
+    )
     yf, yr = ys("Fall"), ys("Rise")
     assert abs(np.median(yf) - np.median(yr)) < 2.0  # same position distribution, opposite arrow of time
     assert abs(yf.std() - yr.std()) < 1.5
@@ -171,7 +177,7 @@ def test_mirror_symmetric_and_visible_over_16_frames(motion):
     """No pattern has a left/right preference (a horizontal flip maps the class onto itself) and every
     pattern but Still visibly moves the glyph within 16 of 32 frames at 64x64."""
     S, T, n = 64, 32, 300
-    box = np.stack(np.meshgrid(np.linspace(-.5, .5, 5), np.linspace(-.5, .5, 5)), -1).reshape(-1, 2) * 0.4 * S
+    box = np.stack(np.meshgrid(np.linspace(-0.5, 0.5, 5), np.linspace(-0.5, 0.5, 5)), -1).reshape(-1, 2) * 0.4 * S
     net_dx, spin, moved = [], [], []
     for i in range(n):
         tr = motion_track(motion, np.random.default_rng([i, 99]), T, S)
@@ -182,7 +188,7 @@ def test_mirror_symmetric_and_visible_over_16_frames(motion):
         pts = np.einsum("tij,pj->tpi", rot, box) * tr["scale"][:, None, None]
         pts += np.stack([tr["cx"], tr["cy"]], -1)[:, None]
         st = (i * 5) % (T - 15)
-        moved.append(np.linalg.norm(pts[st:st + 16] - pts[st], axis=-1).mean(-1).max())
+        moved.append(np.linalg.norm(pts[st : st + 16] - pts[st], axis=-1).mean(-1).max())
     net_dx, spin = np.array(net_dx), np.array(spin)
     # horizontal: mean displacement ~0 relative to the frame, both directions about equally often
     assert abs(net_dx.mean()) < 0.03 * S
@@ -209,11 +215,12 @@ def test_render_contrast_survives_grayscale():
         cx, cy = int(round(tr["cx"][0])), int(round(tr["cy"][0]))
         assert gray[0].max() - gray[0].min() > 100
         # the glyph is visible in luminance: the glyph box differs from the frame border
-        inner = gray[0, max(cy - 8, 0):cy + 8, max(cx - 8, 0):cx + 8]
+        inner = gray[0, max(cy - 8, 0) : cy + 8, max(cx - 8, 0) : cx + 8]
         assert abs(np.percentile(inner, 90) - np.percentile(inner, 10)) > 60
 
 
 # ------------------------------------------------------------------------ nuisance = scene
+
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
@@ -240,15 +247,15 @@ def test_scene_layout_attributes_and_meta_read_back(scene):
 def test_scene_backgrounds_identify_the_video_not_the_class():
     """Two videos of one class differ in background colour and texture; one video's background
     stays the same over time (the camera only pans)."""
-    rng = lambda g: np.random.default_rng(video_seed(7, 2, "Still", g, "scene"))   # noqa: E731
+    rng = lambda g: np.random.default_rng(video_seed(7, 2, "Still", g, "scene"))  # noqa: E731
     a, _ = render_video(2, "Still", rng(1), 16, 48, nuisance="scene")
     b, _ = render_video(2, "Still", rng(2), 16, 48, nuisance="scene")
     ba, bb = _border(a), _border(b)
-    within = np.abs(ba - ba[0]).max()                # over time, one video
+    within = np.abs(ba - ba[0]).max()  # over time, one video
     between = np.abs(ba.mean(0) - bb.mean(0)).max()  # two videos of the same class
     assert within < 12 and between > 3 * within
     # texture: the background's spatial detail differs between the two videos
-    grey = lambda v: v[0].astype(float) @ np.array([0.299, 0.587, 0.114])   # noqa: E731
+    grey = lambda v: v[0].astype(float) @ np.array([0.299, 0.587, 0.114])  # noqa: E731
     assert abs(np.std(np.diff(grey(a), axis=1)) - np.std(np.diff(grey(b), axis=1))) > 0.5 or between > 20
     # the camera moves: a static-glyph video is not static
     assert np.abs(a[-1].astype(float) - a[0].astype(float)).mean() > 1.0
@@ -259,8 +266,9 @@ def test_scene_backgrounds_identify_the_video_not_the_class():
 
 def test_scene_seeds_differ_from_none_seeds_and_render_deterministically():
     assert video_seed(0, 1, "Fall", 1).entropy == video_seed(0, 1, "Fall", 1, "none").entropy
-    assert video_seed(0, 1, "Fall", 1, "scene").spawn_key == () and \
-        list(video_seed(0, 1, "Fall", 1, "scene").entropy) != list(video_seed(0, 1, "Fall", 1).entropy)
+    assert video_seed(0, 1, "Fall", 1, "scene").spawn_key == () and list(
+        video_seed(0, 1, "Fall", 1, "scene").entropy
+    ) != list(video_seed(0, 1, "Fall", 1).entropy)
     one, _ = render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="scene")
     two, _ = render_video(4, "Orbit", np.random.default_rng(5), 8, 32, nuisance="scene")
     assert np.array_equal(one, two)
@@ -277,19 +285,28 @@ def test_shapes_are_distinct_solid_and_vary_per_video():
     for s, m in masks.items():
         assert m.shape == (34, 34) and m[0].max() == 0 and 0.15 < m.mean() < 0.8, s
     for i, a in enumerate(SHAPES):
-        for b in SHAPES[i + 1:]:
+        for b in SHAPES[i + 1 :]:
             inter = np.minimum(masks[a], masks[b]).sum()
             union = np.maximum(masks[a], masks[b]).sum()
             assert inter / union < 0.85, (a, b)
     other = shape_alpha("star", np.random.default_rng(1))
-    assert np.abs(other - masks["star"]).mean() > 0.005          # per-video variation
+    assert np.abs(other - masks["star"]).mean() > 0.005  # per-video variation
     with pytest.raises(ValueError, match="unknown shape"):
         shape_alpha("blob", np.random.default_rng(0))
 
 
 def test_shapes_benchmark_names_and_attributes(tmp_path):
-    out = generate_benchmark(tmp_path / "b", digits=3, motions=2, videos_per_class=2, frames=8, size=32,
-                             nuisance="scene", glyphs="shapes", progress=False)
+    out = generate_benchmark(
+        tmp_path / "b",
+        digits=3,
+        motions=2,
+        videos_per_class=2,
+        frames=8,
+        size=32,
+        nuisance="scene",
+        glyphs="shapes",
+        progress=False,
+    )
     train = read_ucf101(out, subset="train")
     assert train.classes == ["CircleFall", "CircleRise", "SquareFall", "SquareRise", "TriangleFall", "TriangleRise"]
     with (out / "attributes.csv").open() as f:
@@ -303,10 +320,15 @@ def test_shapes_benchmark_names_and_attributes(tmp_path):
 
 # ------------------------------------------------------------------------ the benchmark family
 
+
 def test_grow_swells_in_place():
     for i in range(10):
         grow = motion_track("Grow", np.random.default_rng(i), 32, 64)
-        assert (np.diff(grow["scale"]) > 0).all() and np.ptp(grow["cx"]) == 0 and grow["scale"][-1] / grow["scale"][0] > 2.4
+        assert (
+            (np.diff(grow["scale"]) > 0).all()
+            and np.ptp(grow["cx"]) == 0
+            and grow["scale"][-1] / grow["scale"][0] > 2.4
+        )
 
 
 def test_textures_variant_is_the_original_nuisance_benchmark():
@@ -314,10 +336,14 @@ def test_textures_variant_is_the_original_nuisance_benchmark():
 
     v = VARIANTS["textures"]
     assert (v.background, v.pan, v.glyph, v.motions) == ("textures", "slow", "bold", MOTIONS[:5])
-    assert video_seed(0, 1, "Fall", 2, "scene", "shapes").entropy == \
-        video_seed(0, 1, "Fall", 2, "scene", "shapes", "textures", "slow", "bold").entropy
-    assert video_seed(0, 1, "Fall", 2, "scene", "shapes", "smooth").entropy != \
+    assert (
         video_seed(0, 1, "Fall", 2, "scene", "shapes").entropy
+        == video_seed(0, 1, "Fall", 2, "scene", "shapes", "textures", "slow", "bold").entropy
+    )
+    assert (
+        video_seed(0, 1, "Fall", 2, "scene", "shapes", "smooth").entropy
+        != video_seed(0, 1, "Fall", 2, "scene", "shapes").entropy
+    )
 
 
 @pytest.mark.parametrize("variant", ["smooth", "flat", "photos", "faint", "mixed"])
@@ -325,12 +351,24 @@ def test_every_variant_writes_a_readable_benchmark_with_its_motions(tmp_path, va
     from hdc_video.synth.variants import VARIANTS
 
     v = VARIANTS[variant]
-    out = generate_benchmark(tmp_path / variant, digits=2, videos_per_class=2, frames=12, size=32, seed=3,
-                             glyphs="shapes", variant=variant, progress=False)
+    out = generate_benchmark(
+        tmp_path / variant,
+        digits=2,
+        videos_per_class=2,
+        frames=12,
+        size=32,
+        seed=3,
+        glyphs="shapes",
+        variant=variant,
+        progress=False,
+    )
     meta = json.loads((out / "meta.json").read_text())
     assert meta["motion_names"] == list(v.motions) and meta["params"]["variant"] == variant
-    assert (meta["params"]["background"], meta["params"]["pan"], meta["params"]["glyph"]) == \
-        (v.background, v.pan, v.glyph)
+    assert (meta["params"]["background"], meta["params"]["pan"], meta["params"]["glyph"]) == (
+        v.background,
+        v.pan,
+        v.glyph,
+    )
     test = read_ucf101(out, subset="test")
     motion = relabel(test, read_labels_csv(out / "attributes.csv", "motion"))
     assert motion.classes == sorted(m.lower() for m in v.motions)
@@ -339,21 +377,22 @@ def test_every_variant_writes_a_readable_benchmark_with_its_motions(tmp_path, va
 
 def _scene(background: str, pan: str = "slow", glyph: str = "bold", seed: int = 0, motion: str = "Still"):
     rng = np.random.default_rng(video_seed(seed, 1, motion, 1, "scene", "shapes", background, pan, glyph))
-    return render_video(1, motion, rng, 16, 48, nuisance="scene", glyphs="shapes", background=background,
-                        pan=pan, glyph=glyph)[0].astype(float)
+    return render_video(
+        1, motion, rng, 16, 48, nuisance="scene", glyphs="shapes", background=background, pan=pan, glyph=glyph
+    )[0].astype(float)
 
 
 def test_backgrounds_differ_the_way_they_say():
     grey = lambda v: v @ np.array([0.299, 0.587, 0.114])  # noqa: E731
-    detail = lambda v: np.abs(np.diff(grey(v[0, :8]), axis=1)).mean()   # the top rows: background only
+    detail = lambda v: np.abs(np.diff(grey(v[0, :8]), axis=1)).mean()  # the top rows: background only
     flat, smooth, textures = _scene("flat", "none"), _scene("smooth"), _scene("textures", seed=2)
     assert detail(flat) < 0.5 < detail(smooth) < detail(textures)
     from hdc_video.synth.scene import scene_canvas
 
     lum = lambda bg: [np.ptp(grey(scene_canvas(np.random.default_rng(i), 64, 64, 0.05, 0.5, bg))) for i in range(8)]  # noqa: E731
-    assert max(lum("smooth")) < 0.3 < min(lum("textures")) and max(lum("flat")) < 1e-9   # low contrast, none
+    assert max(lum("smooth")) < 0.3 < min(lum("textures")) and max(lum("flat")) < 1e-9  # low contrast, none
     # a still camera keeps a still background; a fast pan moves it more than a slow one
-    border = lambda v: np.abs(_border(v)[-1] - _border(v)[0]).max()   # noqa: E731
+    border = lambda v: np.abs(_border(v)[-1] - _border(v)[0]).max()  # noqa: E731
     assert border(flat) < 1.0
     move = lambda pan: np.abs(_scene("photos", pan, seed=4)[-1] - _scene("photos", pan, seed=4)[0]).mean()  # noqa: E731
     assert move("fast") > move("slow") > move("none")
@@ -361,15 +400,18 @@ def test_backgrounds_differ_the_way_they_say():
 
 def test_a_faint_glyph_is_smaller_and_closer_to_its_background():
     grey = lambda v: v @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+
     def contrast(glyph):
         out = []
         for seed in range(6):
             rng = np.random.default_rng(video_seed(seed, 0, "Still", 1, "scene", "shapes", "flat", "none", glyph))
-            v, tr = render_video(0, "Still", rng, 2, 64, nuisance="scene", glyphs="shapes", background="flat",
-                                 pan="none", glyph=glyph)
+            v, tr = render_video(
+                0, "Still", rng, 2, 64, nuisance="scene", glyphs="shapes", background="flat", pan="none", glyph=glyph
+            )
             g = grey(v[0].astype(float))
             out.append(abs(g[int(tr["cy"][0]), int(tr["cx"][0])] - g[1, 1]))
         return np.median(out)
+
     assert contrast("faint") < 0.7 * contrast("bold")
     with pytest.raises(DataError, match="glyph one of bold, faint"):
         generate_benchmark("/tmp/never-written", nuisance="scene", glyph="ghost")

@@ -24,8 +24,8 @@ def test_switch_keeps_state_dict_and_maths(name):
     new.load_state_dict(ref.state_dict())
     expected = sum(1 for m in ref.modules() if isinstance(m, nn.Conv3d) and m.padding[0] > 0)
     assert pad_time_explicitly(new) == expected > 0
-    assert pad_time_explicitly(new) == 0                       # idempotent
-    assert list(new.state_dict()) == list(ref.state_dict())    # checkpoints unchanged
+    assert pad_time_explicitly(new) == 0  # idempotent
+    assert list(new.state_dict()) == list(ref.state_dict())  # checkpoints unchanged
     switched = [m for m in new.modules() if isinstance(m, TimePaddedConv3d)]
     assert len(switched) == expected
     # a subclass (torchvision's Conv3DSimple) stays an instance of its own class
@@ -36,8 +36,9 @@ def test_switch_keeps_state_dict_and_maths(name):
     ya.square().mean().backward()
     yb.square().mean().backward()
     for (n, a), b in zip(ref.named_parameters(), new.parameters()):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-4 * float(a.grad.abs().max()),
-                                   msg=lambda m, n=n: f"{n}: {m}")  # summation order: relative to the scale
+        torch.testing.assert_close(
+            a.grad, b.grad, rtol=1e-4, atol=1e-4 * float(a.grad.abs().max()), msg=lambda m, n=n: f"{n}: {m}"
+        )  # summation order: relative to the scale
 
 
 def test_channels_last_survives_the_padding():
@@ -95,10 +96,14 @@ print(json.dumps(out))
 def test_workaround_keeps_the_failing_kernel_finite(tmp_path):
     """oneDNN's avx512_core_bf16 backward-weights kernel on a depth-2 input with temporal padding:
     the plain convolution's weight gradient is non-finite, the switched one's never."""
-    env = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
-    res = subprocess.run([sys.executable, "-c", _CHILD, "12"], capture_output=True, text=True, env=env,
-                         timeout=300, check=True)
+    env = {
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"),
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", _CHILD, "12"], capture_output=True, text=True, env=env, timeout=300, check=True
+    )
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["padded"] == 0, counts
     if counts["plain"] == 0:

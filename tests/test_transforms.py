@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 import torchvision.transforms.v2.functional as TF
 
 from hdc_video.data.transforms.augment import ClipAugment
@@ -87,8 +86,7 @@ def test_identity_when_everything_off():
 def _tv_view(clip: torch.Tensor, box, size: int, flip: bool) -> torch.Tensor:
     """torchvision's resized_crop (+ hflip) of a uint8 [T, H, W, 3] clip -> uint8 [T, size, size, 3]."""
     x1, y1, x2, y2 = (int(v) for v in box)
-    out = TF.resized_crop(clip.permute(0, 3, 1, 2).contiguous(), y1, x1, y2 - y1, x2 - x1, [size, size],
-                          antialias=True)
+    out = TF.resized_crop(clip.permute(0, 3, 1, 2).contiguous(), y1, x1, y2 - y1, x2 - x1, [size, size], antialias=True)
     return (TF.horizontal_flip(out) if flip else out).permute(0, 2, 3, 1)
 
 
@@ -140,15 +138,22 @@ def test_fused_colour_map_equals_the_step_by_step_chain():
     p.grayscale[:] = torch.tensor([False, True, False])
     out = aug.apply(clips, p)
     for i in range(3):
-        want = _chain(_to01(clips)[i].double(), float(p.brightness[i]), float(p.contrast[i]),
-                      float(p.saturation[i]), bool(p.grayscale[i]))
+        want = _chain(
+            _to01(clips)[i].double(),
+            float(p.brightness[i]),
+            float(p.contrast[i]),
+            float(p.saturation[i]),
+            bool(p.grayscale[i]),
+        )
         assert torch.allclose(out[i].double(), normalize(want[None].float())[0].double(), atol=1e-5), i
     # ...and torchvision's adjust_* on a one-frame clip (its grey weight 0.2989 vs 0.299: 1e-3)
     one = clips[:, :1]
     out = aug.apply(one, p)
     img = _to01(one)[0, :, 0]
-    want = TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(img, float(p.brightness[0])),
-                                                   float(p.contrast[0])), float(p.saturation[0]))
+    want = TF.adjust_saturation(
+        TF.adjust_contrast(TF.adjust_brightness(img, float(p.brightness[0])), float(p.contrast[0])),
+        float(p.saturation[0]),
+    )
     assert torch.allclose(out[0, :, 0], normalize(want[None, :, None])[0, :, 0], atol=2e-3)
 
 
@@ -282,16 +287,16 @@ def test_lighting_is_a_smooth_field_the_same_on_every_frame_and_grey_on_grey_vie
     for k in ("boxes", "flip", "brightness", "grayscale", "sigma"):
         assert torch.equal(getattr(p, k), getattr(q, k)), k
     assert not p.light.any() and q.light.abs().amax(dim=(1, 2, 3)).gt(0).all()
-    field = lit.apply(clips, q) - plain.apply(clips, p)                        # [N, 3, T, S, S]
+    field = lit.apply(clips, q) - plain.apply(clips, p)  # [N, 3, T, S, S]
     assert torch.allclose(field, field[:, :, :1].expand_as(field), atol=1e-5)  # the same on every frame
-    px = field[:, :, 0] * torch.tensor(STD)[:, None, None]                    # back to pixel units
+    px = field[:, :, 0] * torch.tensor(STD)[:, None, None]  # back to pixel units
     assert px.abs().amax() < 1.0 and px.abs().amax() > 0.02
     # smooth: neighbouring pixels differ by a few percent of the field's range at most
     step = (px[..., 1:] - px[..., :-1]).abs().amax(dim=(1, 2, 3)) / px.abs().amax(dim=(1, 2, 3))
     assert (step < 0.2).all()
     gray = q.grayscale
     assert gray.any() and (~gray).any()
-    assert torch.allclose(px[gray], px[gray][:, :1].expand_as(px[gray]), atol=1e-5)   # grey stays grey
+    assert torch.allclose(px[gray], px[gray][:, :1].expand_as(px[gray]), atol=1e-5)  # grey stays grey
     assert not torch.allclose(px[~gray], px[~gray][:, :1].expand_as(px[~gray]), atol=1e-3)
 
 
@@ -305,7 +310,7 @@ def test_batched_resize_equals_the_per_view_float_kernel():
         clips = _random_clips(6, 3, h, w, seed=size)
         p = ClipAugment(size, scale=(0.08, 1.0), flip=0.5).draw(9, h, w, torch.Generator().manual_seed(size))
         assert p.flip.any() and not p.flip.all()
-        source = [0, 0, 1, 1, 2, 4, 4, 5, 5]          # clip 2: one view, clip 3: none
+        source = [0, 0, 1, 1, 2, 4, 4, 5, 5]  # clip 2: one view, clip 3: none
         a = resized_crop(clips, p.boxes, size, p.flip, source, kernel="float")
         b = resized_crop(clips, p.boxes, size, p.flip, source, kernel="batched")
         diff = (a.int() - b.int()).abs()

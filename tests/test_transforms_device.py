@@ -23,8 +23,9 @@ KEYS = [(0, 11), (3, 12345), (7, 99), (10, 2**40 + 5)]
 
 def _base(root, views_per_crop=2) -> PretrainDataset:
     index = open_index(root, subset="train")
-    return PretrainDataset(index, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(SIZE, **AUG),
-                           views_per_crop=views_per_crop)
+    return PretrainDataset(
+        index, PyAVDecoder(), TwoCropSampler(T, STRIDE), ClipAugment(SIZE, **AUG), views_per_crop=views_per_crop
+    )
 
 
 def _per_sample_cpu(video: dict, augment: ClipAugment) -> torch.Tensor:

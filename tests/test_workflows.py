@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from test_hostile import build_corpus, numbered, write_custom
 
 from hdc_video.cli import main
 from hdc_video.data.decoders import PyAVDecoder, decode_all
@@ -19,7 +20,6 @@ from hdc_video.data.transforms.augment import ClipAugment
 from hdc_video.data.video_io import write_video
 from hdc_video.workflows.prepare import prepare, target_size
 from hdc_video.workflows.verify import verify
-from test_hostile import build_corpus, numbered, write_custom
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,11 @@ def test_verify_names_every_bad_file(corpus, capsys):
     for name, n in corpus["good"].items():
         r = rows[name]
         assert r["status"] == "ok" and int(r["frames"]) == n, r
-    assert (rows["c1/rotated.mp4"]["width"], rows["c1/rotated.mp4"]["height"], rows["c1/rotated.mp4"]["rotation"]) \
-        == ("32", "48", "90")
+    assert (rows["c1/rotated.mp4"]["width"], rows["c1/rotated.mp4"]["height"], rows["c1/rotated.mp4"]["rotation"]) == (
+        "32",
+        "48",
+        "90",
+    )
     assert (rows["c1/hd1080.mp4"]["width"], rows["c1/hd1080.mp4"]["height"]) == ("1920", "1080")
     assert rows["c0/jpeg_video"]["codec"] == "jpeg" and rows["c0/gray_odd.mkv"]["codec"] == "ffv1"
     assert re.search(r"ok\s+12\n\s+bad\s+8", out) and "size" in out and "codec" in out

@@ -22,15 +22,25 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "build_backbone": "hdc_video.models.registry", "available_backbones": "hdc_video.models.registry",
-    "load_backbone": "hdc_video.models.weights", "export_backbone": "hdc_video.models.weights",
-    "HDC": "hdc_video.models.hdc", "MethodConfig": "hdc_video.config", "Config": "hdc_video.config",
+    "build_backbone": "hdc_video.models.registry",
+    "available_backbones": "hdc_video.models.registry",
+    "load_backbone": "hdc_video.models.weights",
+    "export_backbone": "hdc_video.models.weights",
+    "HDC": "hdc_video.models.hdc",
+    "MethodConfig": "hdc_video.config",
+    "Config": "hdc_video.config",
     "build_config": "hdc_video.config",
-    "contrastive_loss": "hdc_video.losses", "info_nce": "hdc_video.losses", "sc_masks": "hdc_video.losses",
-    "tc_masks": "hdc_video.losses", "hd_nce": "hdc_video.losses",
-    "open_index": "hdc_video.data.indexes", "TwoCropSampler": "hdc_video.data.sampling.clips",
-    "ClipAugment": "hdc_video.data.transforms.augment", "PretrainDataset": "hdc_video.data.loading.pretrain",
-    "EvalClipDataset": "hdc_video.data.loading.evaluation", "make_decoder": "hdc_video.data.decoders",
+    "contrastive_loss": "hdc_video.losses",
+    "info_nce": "hdc_video.losses",
+    "sc_masks": "hdc_video.losses",
+    "tc_masks": "hdc_video.losses",
+    "hd_nce": "hdc_video.losses",
+    "open_index": "hdc_video.data.indexes",
+    "TwoCropSampler": "hdc_video.data.sampling.clips",
+    "ClipAugment": "hdc_video.data.transforms.augment",
+    "PretrainDataset": "hdc_video.data.loading.pretrain",
+    "EvalClipDataset": "hdc_video.data.loading.evaluation",
+    "make_decoder": "hdc_video.data.decoders",
     "generate_benchmark": "hdc_video.synth",
 }
 __all__ = ["__version__", *_API]

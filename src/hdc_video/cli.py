@@ -12,15 +12,31 @@ import sys
 
 from hdc_video.logs import setup_logging
 
-COMMANDS = ["synth", "pretrain", "linear", "finetune", "demo", "study", "backbones", "report", "retrieve", "extract",
-            "export", "verify", "prepare"]
+COMMANDS = [
+    "synth",
+    "pretrain",
+    "linear",
+    "finetune",
+    "demo",
+    "study",
+    "backbones",
+    "report",
+    "retrieve",
+    "extract",
+    "export",
+    "verify",
+    "prepare",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     from hdc_video import __version__
 
-    parser = argparse.ArgumentParser(prog="hdc", description="HDC: hierarchically decoupled spatial-temporal "
-                                     "contrast for self-supervised video representation learning.")
+    parser = argparse.ArgumentParser(
+        prog="hdc",
+        description="HDC: hierarchically decoupled spatial-temporal "
+        "contrast for self-supervised video representation learning.",
+    )
     parser.add_argument("--version", action="version", version=f"hdc-video {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -30,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hdc_video.checkpoint import CheckpointError
     from hdc_video.config import ConfigError
     from hdc_video.data.errors import DataError, DecodeError
-    from hdc_video.checkpoint import CheckpointError
     from hdc_video.train.pretrain import TrainingError
 
     args = build_parser().parse_args(argv)

@@ -20,8 +20,16 @@ import torch
 import torch.distributed as tdist
 from torch import Tensor
 
-__all__ = ["is_distributed", "rank", "world_size", "is_main", "barrier", "gather_with_grad",
-           "all_gather_nograd", "all_reduce_sum"]
+__all__ = [
+    "is_distributed",
+    "rank",
+    "world_size",
+    "is_main",
+    "barrier",
+    "gather_with_grad",
+    "all_gather_nograd",
+    "all_reduce_sum",
+]
 
 
 def is_distributed() -> bool:
@@ -55,7 +63,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
         return x
     from torch.distributed.nn.functional import all_gather
 
-    with warnings.catch_warnings():   # deprecated in favour of _functional_collectives; same semantics
+    with warnings.catch_warnings():  # deprecated in favour of _functional_collectives; same semantics
         warnings.simplefilter("ignore", FutureWarning)
         parts = all_gather(x.contiguous())
     return torch.cat(parts, 0)

@@ -23,8 +23,15 @@ TC_POSITIVES = ("same_crop", "other_crop", "any_view")
 INVARIANCE_MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
 
 
-def contrastive_loss(z: Tensor, pos: Tensor, valid: Tensor, temperature: float, keys: Tensor | None = None,
-                     queue: Tensor | None = None, queue_valid: Tensor | None = None) -> Tensor:
+def contrastive_loss(
+    z: Tensor,
+    pos: Tensor,
+    valid: Tensor,
+    temperature: float,
+    keys: Tensor | None = None,
+    queue: Tensor | None = None,
+    queue_valid: Tensor | None = None,
+) -> Tensor:
     """Multi-positive InfoNCE (SupCon's "outside" form), averaged over anchors that have positives.
 
     For anchor i with positives P(i) and candidates A(i) (``valid``):
@@ -66,8 +73,14 @@ def _eq(x: Tensor) -> Tensor:
     return x[:, None] == x[None, :]
 
 
-def sc_masks(video: Tensor, crop: Tensor, time: Tensor, other_crop: str = "mask",
-             positives: str = "any_time", view: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def sc_masks(
+    video: Tensor,
+    crop: Tensor,
+    time: Tensor,
+    other_crop: str = "mask",
+    positives: str = "any_time",
+    view: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """Masks of Spatial Contrast over per-time-step vectors.
 
     One row per (view, time step); ``video``, ``crop``, ``time`` (and ``view``, needed by
@@ -103,8 +116,9 @@ def sc_masks(video: Tensor, crop: Tensor, time: Tensor, other_crop: str = "mask"
     return pos, valid
 
 
-def tc_masks(video: Tensor, crop: Tensor, positive: str = "same_crop",
-             near: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def tc_masks(
+    video: Tensor, crop: Tensor, positive: str = "same_crop", near: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """Masks of Temporal Contrast over clip vectors (one row per view).
 
     ``same_crop`` (default): the positive is the other spatial view of the same temporal crop;
@@ -154,6 +168,7 @@ def positive_similarity(x: Tensor, pos: Tensor, center: bool = False) -> Tensor:
 # ------------------------------------------------------------------ invariance measures
 # Each says how well one level solves one subtask, from the masks of that subtask; larger = more
 # instance-invariant. See docs/METHOD.md ("Invariance weights") for why each exists.
+
 
 def cosine_margin(x: Tensor, pos: Tensor, neg: Tensor, center: bool = True, sim: Tensor | None = None) -> Tensor:
     """Mean cosine of the positive pairs minus the mean cosine of the ``neg`` pairs (the task's

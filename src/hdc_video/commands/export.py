@@ -18,14 +18,22 @@ points read.
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("export", help="write a pretrained backbone for torchvision or hdc_video.load_backbone",
-                       description="Export the backbone of a run, a checkpoint or an earlier export.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "export",
+        help="write a pretrained backbone for torchvision or hdc_video.load_backbone",
+        description="Export the backbone of a run, a checkpoint or an earlier export.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("source", type=Path, help="run folder, checkpoint.pt or an hdc export file")
     p.add_argument("--out", required=True, type=Path, help="file to write")
     p.add_argument("--format", default="hdc", choices=["hdc", "torchvision"], help="file format (default hdc)")
-    p.add_argument("--num-classes", type=int, default=None,
-                   help="torchvision: include a zero-initialised fc of this many classes (strict load as is)")
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=None,
+        help="torchvision: include a zero-initialised fc of this many classes (strict load as is)",
+    )
 
 
 def run(a) -> int:

@@ -26,8 +26,11 @@ def allow_level_lists(p) -> None:
 def add_eval_args(p, data_required: bool = True) -> None:
     """Model, data and clip arguments shared by ``hdc extract | retrieve | linear``."""
     p.add_argument("--checkpoint", type=Path, help="pretraining checkpoint (file or run folder)")
-    p.add_argument("--random-init", action="store_true",
-                   help="an untrained backbone of the checkpoint's (or --backbone's) architecture")
+    p.add_argument(
+        "--random-init",
+        action="store_true",
+        help="an untrained backbone of the checkpoint's (or --backbone's) architecture",
+    )
     p.add_argument("--backbone", help="architecture for --random-init without --checkpoint (see `hdc backbones`)")
     p.add_argument("--width", type=float, default=None, help="width multiplier with --backbone (default 1.0)")
     p.add_argument("--data", required=data_required, type=Path, help="dataset root (videos/ + splits/)")
@@ -48,17 +51,24 @@ def add_eval_args(p, data_required: bool = True) -> None:
 def add_parser(sub) -> None:
     import argparse
 
-    p = sub.add_parser("extract", help="frozen features of a split to .npy files",
-                       epilog=EPILOG_EXTRACT, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Extract frozen-backbone features (global average pool of one or more stages, "
-                                   "--num-clips uniformly spaced centre-cropped clips per video) of the train "
-                                   "and/or test videos of a split; one pass serves all --levels.")
+    p = sub.add_parser(
+        "extract",
+        help="frozen features of a split to .npy files",
+        epilog=EPILOG_EXTRACT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Extract frozen-backbone features (global average pool of one or more stages, "
+        "--num-clips uniformly spaced centre-cropped clips per video) of the train "
+        "and/or test videos of a split; one pass serves all --levels.",
+    )
     add_eval_args(p)
     p.add_argument("--subset", choices=["train", "test", "both"], default="both", help="which videos")
     p.add_argument("--levels", default="-1", help="stages: 'all', or comma-separated indices like -2,-1 (default -1)")
-    p.add_argument("--labels", type=Path,
-                   help="CSV (path,<columns>...) whose columns are copied into index_<subset>.csv "
-                        "(default: DATA/attributes.csv if present)")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="CSV (path,<columns>...) whose columns are copied into index_<subset>.csv "
+        "(default: DATA/attributes.csv if present)",
+    )
 
 
 def run(a) -> int:

@@ -24,10 +24,14 @@ unchanged and listed; run `hdc verify DST` afterwards. Re-running continues an i
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("prepare", help="re-encode a dataset for fast random clip access",
-                       description="Re-encode every video of SRC into DST (same layout) with a smaller short side "
-                                   "and a short keyframe interval.", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "prepare",
+        help="re-encode a dataset for fast random clip access",
+        description="Re-encode every video of SRC into DST (same layout) with a smaller short side "
+        "and a short keyframe interval.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("src", type=Path, help="dataset root to read")
     p.add_argument("dst", type=Path, help="output root (created; existing outputs are kept)")
     p.add_argument("--short-side", type=int, default=128, help="scale the short side down to this (0 = keep size)")
@@ -43,10 +47,19 @@ def run(a) -> int:
 
     if a.gop < 1 or a.short_side < 0 or not 1 <= a.quality <= 8:
         raise ConfigError("--gop must be >= 1, --short-side >= 0 and --quality in 1..8")
-    s = prepare(a.src, a.dst, short_side=a.short_side or None, gop=a.gop, quality=a.quality,
-                workers=max(1, a.workers), progress=not a.no_progress)
-    print(f"prepared {s['dst']} from {s['src']} in {s['seconds']:.1f} s: {s['encoded']} videos re-encoded, "
-          f"{s['copied']} other files copied, {s['kept']} already there, {s['failed']} failed (copied unchanged)")
+    s = prepare(
+        a.src,
+        a.dst,
+        short_side=a.short_side or None,
+        gop=a.gop,
+        quality=a.quality,
+        workers=max(1, a.workers),
+        progress=not a.no_progress,
+    )
+    print(
+        f"prepared {s['dst']} from {s['src']} in {s['seconds']:.1f} s: {s['encoded']} videos re-encoded, "
+        f"{s['copied']} other files copied, {s['kept']} already there, {s['failed']} failed (copied unchanged)"
+    )
     for rel, why in s["failures"][:20]:
         print(f"  failed: {rel}  {why}")
     if len(s["failures"]) > 20:

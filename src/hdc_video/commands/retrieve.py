@@ -20,16 +20,24 @@ def add_parser(sub) -> None:
 
     from hdc_video.commands.extract import add_eval_args
 
-    p = sub.add_parser("retrieve", help="nearest-neighbour video retrieval, top-k recall",
-                       epilog=EPILOG_RETRIEVE, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Video retrieval: every test video queries the training videos of the split "
-                                   "with frozen features of one stage; top-k recall with and without centring.")
+    p = sub.add_parser(
+        "retrieve",
+        help="nearest-neighbour video retrieval, top-k recall",
+        epilog=EPILOG_RETRIEVE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Video retrieval: every test video queries the training videos of the split "
+        "with frozen features of one stage; top-k recall with and without centring.",
+    )
     add_eval_args(p, data_required=False)
     p.set_defaults(split=None)
     p.add_argument("--features", type=Path, help="an `hdc extract` output folder to search instead of a network")
     p.add_argument("--level", type=int, default=-1, help="stage whose pooled features are used (-1 = last)")
-    p.add_argument("--centre", choices=["both", "yes", "no"], default="both",
-                   help="the convention reported as `recall` (both = no = raw cosine; yes = centred)")
+    p.add_argument(
+        "--centre",
+        choices=["both", "yes", "no"],
+        default="both",
+        help="the convention reported as `recall` (both = no = raw cosine; yes = centred)",
+    )
 
 
 def run(a) -> int:

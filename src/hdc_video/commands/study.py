@@ -21,10 +21,13 @@ example:  hdc synth BENCH && hdc study nuisance --data BENCH --out STUDY
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("study", help="a grid of methods x switches x seeds, evaluated alike",
-                       description="Pretrain and probe every row of a study grid with every seed; one table "
-                                   "of mean ± std per label.", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "study",
+        help="a grid of methods x switches x seeds, evaluated alike",
+        description="Pretrain and probe every row of a study grid with every seed; one table of mean ± std per label.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("grid", help="grid YAML file or bundled grid name")
     p.add_argument("--data", required=True, type=Path, help="dataset root (UCF101 layout, attributes.csv optional)")
     p.add_argument("--out", required=True, type=Path, help="study folder")
@@ -38,8 +41,9 @@ def run(a) -> int:
     from hdc_video.workflows.study import load_grid, run_study
 
     setup_logging(a.verbose, a.out / "log.txt")
-    summary = run_study(load_grid(a.grid), a.data, a.out, seeds=a.seeds, rows=a.rows, extra=a.overrides,
-                        progress=not a.no_progress)
+    summary = run_study(
+        load_grid(a.grid), a.data, a.out, seeds=a.seeds, rows=a.rows, extra=a.overrides, progress=not a.no_progress
+    )
     print((a.out / "study.md").read_text())
     print(f"study written to {a.out} ({len(summary['rows'])} rows x {len(summary['seeds'])} seeds)")
     return 0

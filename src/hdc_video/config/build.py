@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from hdc_video.config.schema import (AUGMENT_PRESETS, CHOICES, Config, ConfigError, FinetuneConfig)
+from hdc_video.config.schema import AUGMENT_PRESETS, CHOICES, Config, ConfigError, FinetuneConfig
 
 
 def _check(value: Any, tp: Any, key: str) -> Any:
@@ -33,11 +33,16 @@ def _check(value: Any, tp: Any, key: str) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):
-        try:                                  # YAML 1.1 reads "1e-4" as a string
+        try:  # YAML 1.1 reads "1e-4" as a string
             return float(value)
         except ValueError:
             pass
-    if tp is bool and not isinstance(value, bool) or not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+    if (
+        tp is bool
+        and not isinstance(value, bool)
+        or not isinstance(value, tp)
+        or (tp is int and isinstance(value, bool))
+    ):
         raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
     return value
 
@@ -45,7 +50,7 @@ def _check(value: Any, tp: Any, key: str) -> Any:
 def merge(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in fields(obj)}
-    if prefix == "data." and data.get("preset"):     # a preset first: the keys beside it win
+    if prefix == "data." and data.get("preset"):  # a preset first: the keys beside it win
         name = data["preset"]
         if name not in AUGMENT_PRESETS:
             raise ConfigError(f"data.preset: {name!r} is not one of {', '.join(AUGMENT_PRESETS)}")
@@ -122,8 +127,9 @@ def _deep_update(dst: dict, src: dict) -> None:
             dst[k] = v
 
 
-def build_config(files: list[str] | None = None, overrides: list[str] | None = None,
-                 base: dict[str, Any] | None = None) -> Config:
+def build_config(
+    files: list[str] | None = None, overrides: list[str] | None = None, base: dict[str, Any] | None = None
+) -> Config:
     """Defaults ← ``base`` (e.g. a checkpoint's config) ← each file in order ← each override."""
     cfg = Config()
     if base:
@@ -151,35 +157,49 @@ def validate(cfg: Config) -> None:
     if len(set(m.levels)) != len(m.levels):
         raise ConfigError(f"method.levels {m.levels} names a level twice")
     if not 0 <= m.ema < 1 or not 0 < m.min_weight <= 1 or m.head_dim < 1 or m.head_hidden < 0:
-        raise ConfigError("need 0 <= method.ema < 1, 0 < method.min_weight <= 1, method.head_dim >= 1, "
-                          "method.head_hidden >= 0")
-    if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < -1 \
-            or d.decoder_threads < 0:
-        raise ConfigError("data.flip/jitter/grayscale/blur must be probabilities in [0, 1], data.workers >= 0 "
-                          "(or -1: auto) and data.decoder_threads >= 0 (0: FFmpeg's choice)")
+        raise ConfigError(
+            "need 0 <= method.ema < 1, 0 < method.min_weight <= 1, method.head_dim >= 1, method.head_hidden >= 0"
+        )
+    if not all(0 <= p <= 1 for p in (d.flip, d.jitter, d.grayscale, d.blur)) or d.workers < -1 or d.decoder_threads < 0:
+        raise ConfigError(
+            "data.flip/jitter/grayscale/blur must be probabilities in [0, 1], data.workers >= 0 "
+            "(or -1: auto) and data.decoder_threads >= 0 (0: FFmpeg's choice)"
+        )
     if min(d.brightness, d.contrast, d.saturation) < 0 or not 0 <= d.hue <= 0.5:
         raise ConfigError("data.brightness/contrast/saturation must be >= 0 and data.hue in [0, 0.5]")
     if len(d.blur_sigma) != 2 or not 0 < d.blur_sigma[0] <= d.blur_sigma[1]:
         raise ConfigError("data.blur_sigma must be [min, max] with 0 < min <= max")
     if not 0 <= d.lighting <= 1 or d.lighting_strength < 0 or not 0 <= d.residual <= 1:
-        raise ConfigError("data.lighting and data.residual must be probabilities in [0, 1] and "
-                          "data.lighting_strength >= 0")
+        raise ConfigError(
+            "data.lighting and data.residual must be probabilities in [0, 1] and data.lighting_strength >= 0"
+        )
     if d.raw_size not in ("auto", "native") and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", d.raw_size):
         raise ConfigError(f"data.raw_size must be auto, native or HxW (e.g. 128x228), got {d.raw_size!r}")
     if t.monitor_every < 0 or t.monitor_videos < 2 or t.monitor_k < 1 or t.monitor_tolerance < 0:
-        raise ConfigError("train.monitor_every must be >= 0, train.monitor_videos >= 2, train.monitor_k >= 1 and "
-                          "train.monitor_tolerance >= 0")
+        raise ConfigError(
+            "train.monitor_every must be >= 0, train.monitor_videos >= 2, train.monitor_k >= 1 and "
+            "train.monitor_tolerance >= 0"
+        )
     if t.log_every < 1 or t.ckpt_every < 1 or t.warmup_steps < 0:
         raise ConfigError("train.log_every and train.ckpt_every must be >= 1, train.warmup_steps >= 0")
     if m.temperature <= 0:
         raise ConfigError("method.temperature must be > 0")
-    if m.sc_min_steps < 1 or not 0 <= m.tc_overlap <= 1 or m.whole_views not in (2, 4) or m.invariance_floor <= 0 \
-            or m.invariance_prior < 0:
-        raise ConfigError("need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4, "
-                          "method.invariance_floor > 0 and method.invariance_prior >= 0")
+    if (
+        m.sc_min_steps < 1
+        or not 0 <= m.tc_overlap <= 1
+        or m.whole_views not in (2, 4)
+        or m.invariance_floor <= 0
+        or m.invariance_prior < 0
+    ):
+        raise ConfigError(
+            "need method.sc_min_steps >= 1, 0 <= method.tc_overlap <= 1, method.whole_views 2 or 4, "
+            "method.invariance_floor > 0 and method.invariance_prior >= 0"
+        )
     if not 0 <= m.momentum < 1 or m.queue_size < 0 or (m.queue_size and not m.momentum):
-        raise ConfigError("need 0 <= method.momentum < 1 and method.queue_size >= 0; a queue needs a momentum "
-                          "encoder (method.momentum > 0, e.g. 0.99)")
+        raise ConfigError(
+            "need 0 <= method.momentum < 1 and method.queue_size >= 0; a queue needs a momentum "
+            "encoder (method.momentum > 0, e.g. 0.99)"
+        )
     if m.name == "whole" and m.whole_views == 4 and d.views_per_crop != 2:
         raise ConfigError("method.whole_views=4 needs data.views_per_crop=2")
     if d.views_per_crop not in (1, 2):
@@ -199,11 +219,14 @@ def validate_distributed(cfg: Config, world_size: int, device_type: str) -> None
     over ``world_size`` ranks; SyncBatchNorm needs CUDA (PyTorch's works on GPUs only)."""
     t = cfg.train
     if world_size > 1 and t.batch_size % world_size:
-        raise ConfigError(f"train.batch_size={t.batch_size} (the global batch) is not divisible by the "
-                          f"{world_size} processes")
+        raise ConfigError(
+            f"train.batch_size={t.batch_size} (the global batch) is not divisible by the {world_size} processes"
+        )
     if world_size > 1 and t.sync_bn is True and device_type != "cuda":
-        raise ConfigError("train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm is GPU-only); on CPU "
-                          "BatchNorm statistics stay per process: set train.sync_bn=false")
+        raise ConfigError(
+            "train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm is GPU-only); on CPU "
+            "BatchNorm statistics stay per process: set train.sync_bn=false"
+        )
 
 
 def build_finetune_config(given: dict[str, Any], base: dict[str, Any] | None = None) -> FinetuneConfig:

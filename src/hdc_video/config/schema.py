@@ -23,18 +23,58 @@ METHODS = ("hdc", "sc_only", "tc_only", "whole")
 # the README ("Augmentation").
 AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
     # torchvision-like: moderate colour, wide crops (the defaults before the nuisance study)
-    "default": dict(scale=[0.3, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
-                    hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
+    "default": dict(
+        scale=[0.3, 1.0],
+        flip=0.5,
+        jitter=0.8,
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.4,
+        hue=0.1,
+        grayscale=0.2,
+        blur=0.0,
+        blur_sigma=[0.1, 2.0],
+    ),
     # the old demo: keep most of the frame, moderate colour
-    "light": dict(scale=[0.5, 1.0], flip=0.5, jitter=0.8, brightness=0.4, contrast=0.4, saturation=0.4,
-                  hue=0.1, grayscale=0.2, blur=0.0, blur_sigma=[0.1, 2.0]),
+    "light": dict(
+        scale=[0.5, 1.0],
+        flip=0.5,
+        jitter=0.8,
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.4,
+        hue=0.1,
+        grayscale=0.2,
+        blur=0.0,
+        blur_sigma=[0.1, 2.0],
+    ),
     # SimCLR's strength-1 colour distortion, more grayscale, blur, small crops
-    "strong": dict(scale=[0.2, 1.0], flip=0.5, jitter=0.8, brightness=0.8, contrast=0.8, saturation=0.8,
-                   hue=0.2, grayscale=0.5, blur=0.5, blur_sigma=[0.1, 2.0]),
+    "strong": dict(
+        scale=[0.2, 1.0],
+        flip=0.5,
+        jitter=0.8,
+        brightness=0.8,
+        contrast=0.8,
+        saturation=0.8,
+        hue=0.2,
+        grayscale=0.5,
+        blur=0.5,
+        blur_sigma=[0.1, 2.0],
+    ),
     # strong's colour distortion, grayscale and blur with crops that keep the subject in both views
     # (docs/RESULTS.md: the recipe that beat random init and `whole` on the nuisance benchmark)
-    "robust": dict(scale=[0.5, 1.0], flip=0.5, jitter=0.8, brightness=0.8, contrast=0.8, saturation=0.8,
-                   hue=0.2, grayscale=0.5, blur=0.5, blur_sigma=[0.1, 2.0]),
+    "robust": dict(
+        scale=[0.5, 1.0],
+        flip=0.5,
+        jitter=0.8,
+        brightness=0.8,
+        contrast=0.8,
+        saturation=0.8,
+        hue=0.2,
+        grayscale=0.5,
+        blur=0.5,
+        blur_sigma=[0.1, 2.0],
+    ),
 }
 WEIGHTINGS = ("invariance", "uniform", "fixed", "learned")
 
@@ -47,34 +87,34 @@ class ModelConfig:
 
 @dataclass
 class MethodConfig:
-    name: str = "hdc"                    # hdc | sc_only | tc_only | whole
+    name: str = "hdc"  # hdc | sc_only | tc_only | whole
     levels: list[int] = field(default_factory=lambda: [-3, -2, -1])
     temperature: float = 0.1
-    head_hidden: int = 512               # 0: same as the level's channels
+    head_hidden: int = 512  # 0: same as the level's channels
     head_dim: int = 128
-    sc_positives: str = "any_time"       # any_time | same_time | other_view
-    sc_other_crop: str = "mask"          # mask | positive | negative
-    sc_min_steps: int = 2                # SC is skipped at a level with fewer time steps (it would be TC)
-    tc_positive: str = "same_crop"       # same_crop | other_crop (CVRL-like)
-    tc_overlap: float = 0.5              # crops sharing more than this fraction of frames: no TC negative
-    whole_views: int = 2                 # method.name=whole: 2 (c1a <-> c2a) or 4 (every view, multi-positive)
-    weighting: str = "invariance"        # invariance | uniform | fixed | learned
-    invariance: str = "margin"           # weighting=invariance: margin | accuracy | mi | pos_cosine
-    alpha: list[float] = field(default_factory=list)   # weighting=fixed: one per level
+    sc_positives: str = "any_time"  # any_time | same_time | other_view
+    sc_other_crop: str = "mask"  # mask | positive | negative
+    sc_min_steps: int = 2  # SC is skipped at a level with fewer time steps (it would be TC)
+    tc_positive: str = "same_crop"  # same_crop | other_crop (CVRL-like)
+    tc_overlap: float = 0.5  # crops sharing more than this fraction of frames: no TC negative
+    whole_views: int = 2  # method.name=whole: 2 (c1a <-> c2a) or 4 (every view, multi-positive)
+    weighting: str = "invariance"  # invariance | uniform | fixed | learned
+    invariance: str = "margin"  # weighting=invariance: margin | accuracy | mi | pos_cosine
+    alpha: list[float] = field(default_factory=list)  # weighting=fixed: one per level
     beta: list[float] = field(default_factory=list)
-    ema: float = 0.99                    # weighting=invariance: EMA momentum of the measurement
-    center: bool = True                  # weighting=invariance: centre features before the cosines
-    min_weight: float = 0.05             # weighting=invariance: floor of α_k, β_k
-    invariance_floor: float = 0.05       # weighting=invariance: floor of the deepest level's measure
-    invariance_prior: float = 0.0        # weighting=invariance: added to every measure before the ratio
-    momentum: float = 0.0                # > 0: a momentum (key) encoder, EMA of backbone + heads (MoCo form)
-    queue_size: int = 0                  # > 0 (needs momentum): past keys per term as extra negatives
+    ema: float = 0.99  # weighting=invariance: EMA momentum of the measurement
+    center: bool = True  # weighting=invariance: centre features before the cosines
+    min_weight: float = 0.05  # weighting=invariance: floor of α_k, β_k
+    invariance_floor: float = 0.05  # weighting=invariance: floor of the deepest level's measure
+    invariance_prior: float = 0.0  # weighting=invariance: added to every measure before the ratio
+    momentum: float = 0.0  # > 0: a momentum (key) encoder, EMA of backbone + heads (MoCo form)
+    queue_size: int = 0  # > 0 (needs momentum): past keys per term as extra negatives
 
 
 @dataclass
 class DataConfig:
-    format: str = "auto"                 # auto | ucf101 | hmdb51 | kinetics | folder | csv
-    decoder: str = "auto"                # auto (JPEG folders -> frames, files -> pyav) | pyav | torchcodec | frames
+    format: str = "auto"  # auto | ucf101 | hmdb51 | kinetics | folder | csv
+    decoder: str = "auto"  # auto (JPEG folders -> frames, files -> pyav) | pyav | torchcodec | frames
     split: int = 1
     clip_len: int = 16
     stride: int = 2
@@ -82,52 +122,54 @@ class DataConfig:
     views_per_crop: int = 2
     # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all.
     # The defaults are the `robust` preset: the augmentation the nuisance study settled on (docs/RESULTS.md)
-    preset: str = ""                     # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
-    scale: list[float] = field(default_factory=lambda: [0.5, 1.0])   # random resized crop: area fraction
-    flip: float = 0.5                    # horizontal flip probability
-    jitter: float = 0.8                  # colour jitter probability, with the four strengths below
+    preset: str = ""  # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
+    scale: list[float] = field(default_factory=lambda: [0.5, 1.0])  # random resized crop: area fraction
+    flip: float = 0.5  # horizontal flip probability
+    jitter: float = 0.8  # colour jitter probability, with the four strengths below
     brightness: float = 0.8
     contrast: float = 0.8
     saturation: float = 0.8
-    hue: float = 0.2                     # <= 0.5 (turns)
-    grayscale: float = 0.5               # probability
-    blur: float = 0.5                    # Gaussian blur probability, sigma ~ U(blur_sigma)
+    hue: float = 0.2  # <= 0.5 (turns)
+    grayscale: float = 0.5  # probability
+    blur: float = 0.5  # Gaussian blur probability, sigma ~ U(blur_sigma)
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
-    lighting: float = 0.0                # probability of a random smooth lighting field (what blur leaves)
-    lighting_strength: float = 0.2       # its largest amplitude, in [0, 1] pixel units
-    residual: float = 0.0                # probability that a view is its frame differences (what moves)
-    workers: int = -1                    # loader processes; -1 = auto: the cores (per rank) less two, 1..16
-    decoder_threads: int = 1             # FFmpeg threads per decoder (per worker); 0 = FFmpeg's own choice
-    augment_on: str = "auto"             # auto (device on CUDA) | worker | device (batched on the training device)
-    raw_size: str = "auto"               # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
-    short_video: str = "loop"            # a video shorter than a clip: loop its frames, or pad with the last
-    min_frames: int = 4                  # fewer decodable frames than this: skipped as broken
-    max_fail_frac: float = 0.05          # more failed videos than this fraction: abort (a wrong path/codec)
+    lighting: float = 0.0  # probability of a random smooth lighting field (what blur leaves)
+    lighting_strength: float = 0.2  # its largest amplitude, in [0, 1] pixel units
+    residual: float = 0.0  # probability that a view is its frame differences (what moves)
+    workers: int = -1  # loader processes; -1 = auto: the cores (per rank) less two, 1..16
+    decoder_threads: int = 1  # FFmpeg threads per decoder (per worker); 0 = FFmpeg's own choice
+    augment_on: str = "auto"  # auto (device on CUDA) | worker | device (batched on the training device)
+    raw_size: str = (
+        "auto"  # device path: frames resized to HxW before cropping; auto = 4:3 (128x171 for 112) | HxW | native
+    )
+    short_video: str = "loop"  # a video shorter than a clip: loop its frames, or pad with the last
+    min_frames: int = 4  # fewer decodable frames than this: skipped as broken
+    max_fail_frac: float = 0.05  # more failed videos than this fraction: abort (a wrong path/codec)
 
 
 @dataclass
 class TrainConfig:
     steps: int = 20000
     batch_size: int = 32
-    optimizer: str = "sgd"               # sgd | adamw
+    optimizer: str = "sgd"  # sgd | adamw
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_steps: int = 500
     min_lr_ratio: float = 0.0
-    clip_grad: float = 5.0               # 0 disables
-    precision: str = "auto"              # auto | bf16 | fp32
-    channels_last: str = "auto"          # auto (CUDA only) | always | never
-    device: str = "auto"                 # auto | cpu | cuda | cuda:N
+    clip_grad: float = 5.0  # 0 disables
+    precision: str = "auto"  # auto | bf16 | fp32
+    channels_last: str = "auto"  # auto (CUDA only) | always | never
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
     ckpt_every: int = 200
-    log_every: int = 10                  # metrics + the non-finite check: the step's only host syncs
+    log_every: int = 10  # metrics + the non-finite check: the step's only host syncs
     seed: int = 0
-    sync_bn: bool | None = None          # DDP: SyncBatchNorm (global batch statistics); None = on under CUDA DDP
-    compile: bool = False                # torch.compile the backbone (in place; checkpoints unchanged)
-    monitor_every: int = 0               # kNN monitor every N steps (0 = off): train/monitor.py
-    monitor_videos: int = 512            # videos per split the monitor encodes (one centre clip each)
+    sync_bn: bool | None = None  # DDP: SyncBatchNorm (global batch statistics); None = on under CUDA DDP
+    compile: bool = False  # torch.compile the backbone (in place; checkpoints unchanged)
+    monitor_every: int = 0  # kNN monitor every N steps (0 = off): train/monitor.py
+    monitor_videos: int = 512  # videos per split the monitor encodes (one centre clip each)
     monitor_k: int = 20
-    monitor_tolerance: float = 0.02      # warn when a kNN top-1 falls this far below its step-0 value
+    monitor_tolerance: float = 0.02  # warn when a kNN top-1 falls this far below its step-0 value
 
 
 @dataclass
@@ -147,7 +189,7 @@ CHOICES = {
     "method.invariance": INVARIANCE_MEASURES,
     "method.sc_positives": SC_POSITIVES,
     "method.sc_other_crop": SC_OTHER_CROP,
-    "method.tc_positive": TC_POSITIVES[:2],          # any_view is whole_views=4's, not a switch of hdc
+    "method.tc_positive": TC_POSITIVES[:2],  # any_view is whole_views=4's, not a switch of hdc
     "train.optimizer": ("sgd", "adamw"),
     "data.format": ("auto", *FORMATS),
     "data.decoder": tuple(dict.fromkeys(("auto", *DECODERS))),
@@ -160,13 +202,23 @@ CHOICES = {
 
 # Keys a resumed run may change; anything else would break exact resumption or the saved state.
 # (train.sync_bn changes no saved state, like the number of processes, which may change too.)
-RESUMABLE = {"train.steps", "train.log_every", "train.ckpt_every", "train.device", "data.workers",
-             "train.sync_bn", "train.compile", "train.monitor_every", "train.monitor_tolerance"}
+RESUMABLE = {
+    "train.steps",
+    "train.log_every",
+    "train.ckpt_every",
+    "train.device",
+    "data.workers",
+    "train.sync_bn",
+    "train.compile",
+    "train.monitor_every",
+    "train.monitor_tolerance",
+}
 
 
 @dataclass
 class FinetuneConfig:
     """Options of a fine-tuning run (``hdc finetune``); ``None``: from the checkpoint / not given."""
+
     checkpoint: str | None = None
     data: str | None = None
     random_init: bool = False
@@ -178,20 +230,20 @@ class FinetuneConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 0.01
-    optimizer: str = "sgd"               # sgd | adamw
+    optimizer: str = "sgd"  # sgd | adamw
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     dropout: float = 0.5
     num_clips: int = 10
-    crops: int = 1                       # 1 | 3
+    crops: int = 1  # 1 | 3
     val_clips: int = 2
     clip_len: int | None = None
     stride: int | None = None
     size: int | None = None
     workers: int = 2
     device: str = "auto"
-    precision: str = "auto"              # auto | bf16 | fp32
+    precision: str = "auto"  # auto | bf16 | fp32
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

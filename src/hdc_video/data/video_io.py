@@ -15,12 +15,20 @@ CODECS = {
 }
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str | None = None,
-                pix_fmt: str | None = None, quality: int = 4, gop: int | None = None) -> Path:
+def write_video(
+    path: str | Path,
+    frames: np.ndarray,
+    fps: int = 25,
+    codec: str | None = None,
+    pix_fmt: str | None = None,
+    quality: int = 4,
+    gop: int | None = None,
+) -> Path:
     """Write ``frames`` (uint8 ``[T, H, W, 3]`` RGB) to ``path``; the container follows the suffix.
 
     H and W must be even for yuv420p. ``quality`` is the mpeg4 qscale / x264 CRF/6 knob (lower is
-    better). ``gop``: a fixed keyframe interval (default: the encoder's). The file is written to a temporary name and renamed, so a crash never leaves a
+    better). ``gop``: a fixed keyframe interval (default: the encoder's). The file is written to a
+    temporary name and renamed, so a crash never leaves a
     half-written video under the final name.
     """
     path = Path(path)
@@ -44,8 +52,11 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, codec: str 
             cc.flags |= av.codec.context.Flags.qscale
             cc.global_quality = quality * 118  # FF_QP2LAMBDA
         elif codec in ("libx264", "h264"):
-            stream.options = {"crf": str(6 * quality), "preset": "veryfast",
-                              **({} if gop is None else {"keyint": str(gop), "min-keyint": str(gop)})}
+            stream.options = {
+                "crf": str(6 * quality),
+                "preset": "veryfast",
+                **({} if gop is None else {"keyint": str(gop), "min-keyint": str(gop)}),
+            }
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

@@ -15,15 +15,27 @@ from sklearn.preprocessing import StandardScaler
 from hdc_video.eval.features import Features
 
 
-def linear_probe(train: Features, test: Features, train_labels: np.ndarray | None = None,
-                 test_labels: np.ndarray | None = None, C: float = 1.0, max_iter: int = 2000,
-                 seed: int = 0) -> dict[str, float]:
+def linear_probe(
+    train: Features,
+    test: Features,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    C: float = 1.0,
+    max_iter: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
     return fit_probe(train, test, train_labels, test_labels, C=C, max_iter=max_iter, seed=seed)[0]
 
 
-def fit_probe(train: Features, test: Features, train_labels: np.ndarray | None = None,
-              test_labels: np.ndarray | None = None, C: float = 1.0, max_iter: int = 2000,
-              seed: int = 0) -> tuple[dict[str, float], np.ndarray]:
+def fit_probe(
+    train: Features,
+    test: Features,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    C: float = 1.0,
+    max_iter: int = 2000,
+    seed: int = 0,
+) -> tuple[dict[str, float], np.ndarray]:
     """:func:`linear_probe`'s metrics and the video-level predicted labels of the kept test videos
     (in index order)."""
     ytr = train.labels if train_labels is None else train_labels
@@ -44,6 +56,9 @@ def fit_probe(train: Features, test: Features, train_labels: np.ndarray | None =
     return {
         "top1_clip": float((clip_pred == yt[:, None]).mean()),
         "top1_video": float((video_pred == yt).mean()),
-        "train_videos": int(tr.sum()), "test_videos": int(te.sum()), "clips_per_video": int(k),
-        "classes": int(len(np.unique(ytr[tr]))), "chance": float(1.0 / max(1, len(np.unique(ytr[tr])))),
+        "train_videos": int(tr.sum()),
+        "test_videos": int(te.sum()),
+        "clips_per_video": int(k),
+        "classes": int(len(np.unique(ytr[tr]))),
+        "chance": float(1.0 / max(1, len(np.unique(ytr[tr])))),
     }, video_pred

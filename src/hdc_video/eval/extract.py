@@ -32,7 +32,7 @@ def extract(src: FeatureSource, out: Path, levels="-1", subset: str = "both", la
     columns, table = read_label_table(labels) if labels is not None else ([], {})
     net, cfg, levels, (clip_len, stride, size) = setup_model(src, levels)
     feats = subset_features(net, src, subsets, levels, (clip_len, stride, size))
-    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+    if not is_main():  # under torchrun every rank holds the features; rank 0 writes
         return {}
     out.mkdir(parents=True, exist_ok=True)
     counts, skips, dims, root = {}, {}, {}, None
@@ -46,13 +46,22 @@ def extract(src: FeatureSource, out: Path, levels="-1", subset: str = "both", la
     metrics = {
         "kind": "extract",
         "protocol": f"frozen features, split {split} ({' + '.join(subsets)}), {src.num_clips} clips x 1 centre crop "
-                    f"(uniformly spaced), {clip_len} frames stride {stride}, {size}px, level {names} of "
-                    f"{len(net.stage_channels)} (global average pool), no centring, no classifier",
+        f"(uniformly spaced), {clip_len} frames stride {stride}, {size}px, level {names} of "
+        f"{len(net.stage_channels)} (global average pool), no centring, no classifier",
         **provenance(src, cfg, root),
-        "split": split, "subsets": subsets, "levels": levels, "num_stages": len(net.stage_channels),
-        "num_clips": src.num_clips, "clip_len": clip_len, "stride": stride, "size": size,
-        "dims": dims, "videos": counts, "skipped": skips,
-        "labels": str(labels) if labels is not None else None, "label_columns": columns,
+        "split": split,
+        "subsets": subsets,
+        "levels": levels,
+        "num_stages": len(net.stage_channels),
+        "num_clips": src.num_clips,
+        "clip_len": clip_len,
+        "stride": stride,
+        "size": size,
+        "dims": dims,
+        "videos": counts,
+        "skipped": skips,
+        "labels": str(labels) if labels is not None else None,
+        "label_columns": columns,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics

@@ -27,8 +27,16 @@ from hdc_video.eval.features import Features
 
 log = logging.getLogger("hdc_video")
 
-__all__ = ["INDEX_COLUMNS", "SUBSETS", "level_name", "load_extract_meta", "load_subset", "read_index_csv",
-           "read_label_table", "write_subset"]
+__all__ = [
+    "INDEX_COLUMNS",
+    "SUBSETS",
+    "level_name",
+    "load_extract_meta",
+    "load_subset",
+    "read_index_csv",
+    "read_label_table",
+    "write_subset",
+]
 
 SUBSETS = ("train", "test")
 INDEX_COLUMNS = ("row", "path", "label", "class")
@@ -43,8 +51,14 @@ def level_name(level: int) -> str:
     return f"L{level}"
 
 
-def write_subset(out: Path, subset: str, index: VideoIndex, feats: dict[int, Features],
-                 columns: list[str] | None = None, table: dict[str, dict[str, str]] | None = None) -> int:
+def write_subset(
+    out: Path,
+    subset: str,
+    index: VideoIndex,
+    feats: dict[int, Features],
+    columns: list[str] | None = None,
+    table: dict[str, dict[str, str]] | None = None,
+) -> int:
     """Write one subset's arrays (decoded videos only) and its index CSV; returns the row count."""
     keep = next(iter(feats.values())).keep
     for lv, f in feats.items():

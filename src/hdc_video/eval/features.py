@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from hdc_video import dist
 from hdc_video.config import Config, build_config
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
@@ -26,7 +27,6 @@ from hdc_video.data.indexes import VideoIndex
 from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
 from hdc_video.models.registry import build_backbone
 from hdc_video.models.weights import backbone_from_state, read_weights
-from hdc_video import dist
 from hdc_video.train import distributed as ddp
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision
 
@@ -36,21 +36,23 @@ log = logging.getLogger("hdc_video")
 @dataclass
 class Features:
     """``clips``: ``[videos, num_clips, C]``; ``videos`` = the clip mean; rows follow ``index``."""
+
     clips: np.ndarray
     labels: np.ndarray
-    keep: np.ndarray          # False for videos that failed to decode (their rows are zero)
+    keep: np.ndarray  # False for videos that failed to decode (their rows are zero)
 
     @property
     def videos(self) -> np.ndarray:
         return self.clips.mean(1)
 
-    def decoded(self) -> "Features":
+    def decoded(self) -> Features:
         """Only the rows of videos that were decoded (all of them ``keep``)."""
         return Features(self.clips[self.keep], self.labels[self.keep], np.ones(int(self.keep.sum()), dtype=bool))
 
 
-def parse_levels(spec: str | int | list, num_stages: int, backbone: str = "the backbone",
-                 option: str = "--levels") -> list[int]:
+def parse_levels(
+    spec: str | int | list, num_stages: int, backbone: str = "the backbone", option: str = "--levels"
+) -> list[int]:
     """``"all"`` | ``"-1"`` | ``"-3,-2,-1"`` | an int | a list -> stage indices normalised to
     ``0..num_stages-1`` (so ``-1`` on a 4-stage net is 3), duplicates dropped, order kept."""
     if isinstance(spec, str) and spec.strip().lower() == "all":
@@ -63,8 +65,9 @@ def parse_levels(spec: str | int | list, num_stages: int, backbone: str = "the b
         except ValueError:
             raise ValueError(f"{option} {spec!r}: expected 'all' or comma-separated stage indices like -2,-1") from None
         if not -num_stages <= lv < num_stages:
-            raise ValueError(f"{option} {spec}: {backbone} has {num_stages} stages "
-                             f"(0..{num_stages - 1} or -{num_stages}..-1)")
+            raise ValueError(
+                f"{option} {spec}: {backbone} has {num_stages} stages (0..{num_stages - 1} or -{num_stages}..-1)"
+            )
         lv %= num_stages
         if lv not in out:
             out.append(lv)
@@ -73,8 +76,9 @@ def parse_levels(spec: str | int | list, num_stages: int, backbone: str = "the b
     return out
 
 
-def clip_settings(cfg: Config, clip_len: int | None = None, stride: int | None = None,
-                  size: int | None = None) -> tuple[int, int, int]:
+def clip_settings(
+    cfg: Config, clip_len: int | None = None, stride: int | None = None, size: int | None = None
+) -> tuple[int, int, int]:
     """Evaluation clip length, stride and crop size: the given values, else the checkpoint's config."""
     d = cfg.data
     out = (clip_len or d.clip_len, stride or d.stride, size or d.size)
@@ -83,15 +87,23 @@ def clip_settings(cfg: Config, clip_len: int | None = None, stride: int | None =
     return out
 
 
-def load_backbone(checkpoint: str | Path | None, random_init: bool = False, backbone: str | None = None,
-                  width: float | None = None, seed: int = 0) -> tuple[nn.Module, Config]:
+def load_backbone(
+    checkpoint: str | Path | None,
+    random_init: bool = False,
+    backbone: str | None = None,
+    width: float | None = None,
+    seed: int = 0,
+) -> tuple[nn.Module, Config]:
     """The backbone of ``checkpoint`` (a run, a checkpoint or an ``hdc export`` file), or
     (``random_init``) a fresh one of the same architecture -- or of ``backbone``/``width`` when
     there is no checkpoint -- and the config it was trained with."""
     if checkpoint is not None:
         name, w, sd, info = read_weights(checkpoint)
-        cfg = build_config(base=info["config"]) if info.get("config") else \
-            build_config(overrides=[f"model.backbone={name}", f"model.width={w}"])
+        cfg = (
+            build_config(base=info["config"])
+            if info.get("config")
+            else build_config(overrides=[f"model.backbone={name}", f"model.width={w}"])
+        )
     elif random_init and backbone:
         cfg = build_config(overrides=[f"model.backbone={backbone}", f"model.width={width or 1.0}"])
     else:
@@ -103,25 +115,43 @@ def load_backbone(checkpoint: str | Path | None, random_init: bool = False, back
 
 
 @torch.no_grad()
-def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: int, size: int,
-                     num_clips: int = 5, levels: tuple[int, ...] = (-1,), batch_size: int = 8,
-                     workers: int = 2, device: str = "auto", precision: str = "auto",
-                     progress: bool = True, desc: str = "features", decoder=None) -> dict[int, Features]:
+def extract_features(
+    net: nn.Module,
+    index: VideoIndex,
+    clip_len: int,
+    stride: int,
+    size: int,
+    num_clips: int = 5,
+    levels: tuple[int, ...] = (-1,),
+    batch_size: int = 8,
+    workers: int = 2,
+    device: str = "auto",
+    precision: str = "auto",
+    progress: bool = True,
+    desc: str = "features",
+    decoder=None,
+) -> dict[int, Features]:
     """Features per requested level (stage index as given, e.g. -1 for the last stage);
     ``decoder``: any :class:`~hdc_video.data.decoders.Decoder` (default ``make_decoder("auto")``).
 
     Distributed (torchrun): videos are sharded over the ranks and the result, gathered, is the same
     on every rank; ``progress`` is shown by rank 0 only."""
     dev = resolve_device(device)
-    ddp.init_distributed(dev)                            # no-op outside torchrun
+    ddp.init_distributed(dev)  # no-op outside torchrun
     dev = ddp.local_device(dev)
     dtype = resolve_precision(precision, dev, training=False)
     net = net.to(dev).eval()
     ds = EvalClipDataset(index, decoder or make_decoder("auto"), clip_len, stride, num_clips, size)
     world, rank = dist.world_size(), dist.rank()
-    shard = ds if world == 1 else Subset(ds, range(rank, len(ds), world))   # items keep their "index"
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
-                        collate_fn=collate_skip_none, persistent_workers=False)
+    shard = ds if world == 1 else Subset(ds, range(rank, len(ds), world))  # items keep their "index"
+    loader = DataLoader(
+        shard,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate_skip_none,
+        persistent_workers=False,
+    )
     n = len(index)
     out: dict[int, np.ndarray] = {}
     keep = np.zeros(n, dtype=bool)
@@ -148,24 +178,25 @@ def extract_features(net: nn.Module, index: VideoIndex, clip_len: int, stride: i
     return {lv: Features(f, labels, keep) for lv, f in out.items()}
 
 
-def _gather_features(out: dict[int, np.ndarray], keep: np.ndarray, levels: list[int], n: int,
-                     num_clips: int, dev: torch.device) -> tuple[dict[int, np.ndarray], np.ndarray]:
+def _gather_features(
+    out: dict[int, np.ndarray], keep: np.ndarray, levels: list[int], n: int, num_clips: int, dev: torch.device
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """Sum every rank's (zero-elsewhere) arrays into the full ones, on every rank, chunk by chunk."""
     comm = dev if dist.is_distributed() and torch.distributed.get_backend() == "nccl" else torch.device("cpu")
     # a rank that decoded nothing has not seen the feature sizes: take them from the ranks that did
     dims = torch.tensor([out[lv].shape[-1] if lv in out else 0 for lv in levels], dtype=torch.int64, device=comm)
     torch.distributed.all_reduce(dims, op=torch.distributed.ReduceOp.MAX)
     full: dict[int, np.ndarray] = {}
-    rows = max(1, (64 << 20) // max(1, 4 * num_clips * int(dims.max())))      # ~64 MB per collective
+    rows = max(1, (64 << 20) // max(1, 4 * num_clips * int(dims.max())))  # ~64 MB per collective
     for lv, c in zip(levels, dims.tolist()):
         if c == 0:
-            continue                                       # no rank decoded anything
+            continue  # no rank decoded anything
         arr = out.get(lv)
         if arr is None:
             arr = np.zeros((n, num_clips, c), dtype=np.float32)
         for lo in range(0, n, rows):
-            part = torch.from_numpy(np.ascontiguousarray(arr[lo:lo + rows])).to(comm)
-            arr[lo:lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
+            part = torch.from_numpy(np.ascontiguousarray(arr[lo : lo + rows])).to(comm)
+            arr[lo : lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
         full[lv] = arr
     k = dist.all_reduce_sum(torch.from_numpy(keep.astype(np.int32)).to(comm)).cpu().numpy()
     return full, k > 0

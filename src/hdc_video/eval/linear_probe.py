@@ -36,23 +36,34 @@ def _targets(d: ProbeData, labels: Path | None, column: str | None):
         absent = [r for r in d.train_rel + d.test_rel if r not in mapping]
         if absent:
             raise DataError(f"{labels}: {len(absent)} videos have no {column!r} label, e.g. {absent[0]}")
-        tr, te, classes = [mapping[r] for r in d.train_rel], [mapping[r] for r in d.test_rel], sorted(set(mapping.values()))
+        tr, te, classes = (
+            [mapping[r] for r in d.train_rel],
+            [mapping[r] for r in d.test_rel],
+            sorted(set(mapping.values())),
+        )
     else:
         if column not in d.columns:
-            raise DataError(f"no label column {column!r} in the extracted index; columns: "
-                            f"{', '.join(d.columns) or 'none'} (or give --labels CSV)")
+            raise DataError(
+                f"no label column {column!r} in the extracted index; columns: "
+                f"{', '.join(d.columns) or 'none'} (or give --labels CSV)"
+            )
         tr, te = d.columns[column]
         if "" in tr or "" in te:
             raise DataError(f"{tr.count('') + te.count('')} videos have an empty {column!r} in the extracted index")
         classes = sorted(set(tr) | set(te))
     to_id = {c: i for i, c in enumerate(classes)}
     seen = set(tr)
-    return (np.array([to_id[v] for v in tr], dtype=np.int64),
-            np.array([to_id[v] if v in seen else -1 for v in te], dtype=np.int64), dict(enumerate(classes)), list(te))
+    return (
+        np.array([to_id[v] for v in tr], dtype=np.int64),
+        np.array([to_id[v] if v in seen else -1 for v in te], dtype=np.int64),
+        dict(enumerate(classes)),
+        list(te),
+    )
 
 
-def linear_probe(src: FeatureSource, out: Path, levels="-1", labels: Path | None = None,
-                 column: str | None = None, C: float = 1.0) -> dict:
+def linear_probe(
+    src: FeatureSource, out: Path, levels="-1", labels: Path | None = None, column: str | None = None, C: float = 1.0
+) -> dict:
     """The linear-probe protocol on ``src``'s features at ``levels`` for the action label or the
     ``column`` of ``labels`` (default ``DATA/attributes.csv``; from an extract folder: its index
     CSVs); writes metrics.json and predictions.csv into ``out`` and returns the metrics."""
@@ -64,7 +75,7 @@ def linear_probe(src: FeatureSource, out: Path, levels="-1", labels: Path | None
     if src.features is None and src.data is None:
         raise ValueError("give --data ROOT (or --features DIR from `hdc extract`)")
     if src.features is None and column and labels is None:
-        labels = Path(src.data) / "attributes.csv"          # the benchmark's factors, by default
+        labels = Path(src.data) / "attributes.csv"  # the benchmark's factors, by default
         if not labels.is_file():
             raise FileNotFoundError(f"--label-column {column} needs --labels CSV (no {labels})")
     d = probe_data(src, levels)
@@ -75,27 +86,29 @@ def linear_probe(src: FeatureSource, out: Path, levels="-1", labels: Path | None
         ftr, fte = d.feats[lv]
         res, video_pred = fit_probe(ftr, fte, train_labels=ytr, test_labels=yte, C=C)
         per_level[f"L{lv}"] = {"level": lv, **res}
-        preds = video_pred                                 # the last level is the reported one
+        preds = video_pred  # the last level is the reported one
     primary = levels[-1]
     h = d.header
     others = [f"L{lv}" for lv in levels[:-1]]
     metrics = {
         "kind": "linear",
         "protocol": f"linear probe, split {h['split']}, {h['num_clips']} clips x 1 centre crop (uniformly spaced), "
-                    f"{h['clip_len']} frames stride {h['stride']}, {h['size']}px, level L{primary} of {h['num_stages']} "
-                    f"(global average pool" + (f"; also {', '.join(others)} in per_level" if others else "")
-                    + f"), no centring, logistic regression (L2, C={C}) on standardised "
-                    f"clip features of the training videos, video = mean clip probability, label {column or 'action'}",
+        f"{h['clip_len']} frames stride {h['stride']}, {h['size']}px, level L{primary} of {h['num_stages']} "
+        f"(global average pool"
+        + (f"; also {', '.join(others)} in per_level" if others else "")
+        + f"), no centring, logistic regression (L2, C={C}) on standardised "
+        f"clip features of the training videos, video = mean clip probability, label {column or 'action'}",
         **{k: h[k] for k in ("checkpoint", "random_init", "backbone", "width", "data_root")},
         **{k: v for k, v in per_level[f"L{primary}"].items()},
-        "label": column or "action", "levels": levels,
+        "label": column or "action",
+        "levels": levels,
         **{k: h[k] for k in ("split", "num_clips", "clip_len", "stride", "size")},
     }
     if "features" in h:
         metrics["features"] = h["features"]
     if len(levels) > 1:
         metrics["per_level"] = per_level
-    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+    if not is_main():  # under torchrun every rank holds the features; rank 0 writes
         return metrics
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

@@ -62,12 +62,13 @@ def ranked(query, gallery, centre: bool = False, chunk: int = 256) -> Iterator[t
     similarity)."""
     q, g = _prepare(query, gallery, centre)
     for start in range(0, len(q), chunk):
-        sim = (q[start:start + chunk] @ g.T).astype(np.float32)
+        sim = (q[start : start + chunk] @ g.T).astype(np.float32)
         yield start, np.argsort(-sim, axis=1, kind="stable"), sim
 
 
-def topk_recall(query_feats, query_labels, gallery_feats, gallery_labels, ks: Sequence[int] = KS,
-                centre: bool = False) -> dict[str, float]:
+def topk_recall(
+    query_feats, query_labels, gallery_feats, gallery_labels, ks: Sequence[int] = KS, centre: bool = False
+) -> dict[str, float]:
     """``{str(k): recall@k}``: the fraction of queries with at least one same-class item among their
     ``min(k, G)`` nearest gallery items (cosine; ``centre`` subtracts the gallery mean first)."""
     ks = [int(k) for k in ks]
@@ -77,10 +78,10 @@ def topk_recall(query_feats, query_labels, gallery_feats, gallery_labels, ks: Se
     if len(ql) != len(query_feats) or len(gl) != len(gallery_feats):
         raise ValueError("one label per query and per gallery feature")
     none = np.iinfo(np.int64).max
-    first = np.empty(len(ql), dtype=np.int64)   # rank of the first same-class gallery item
+    first = np.empty(len(ql), dtype=np.int64)  # rank of the first same-class gallery item
     for start, order, _ in ranked(query_feats, gallery_feats, centre):
-        same = gl[order] == ql[start:start + len(order), None]
-        first[start:start + len(order)] = np.where(same.any(1), same.argmax(1), none)
+        same = gl[order] == ql[start : start + len(order), None]
+        first[start : start + len(order)] = np.where(same.any(1), same.argmax(1), none)
     return {str(k): float((first < k).mean()) for k in ks}
 
 
@@ -104,28 +105,38 @@ def retrieve(src: FeatureSource, out: Path, level: int = -1, centre: str = "both
     metrics = {
         "kind": "retrieve",
         "protocol": f"video retrieval, split {h['split']}: {len(d.test_rel)} test videos query {len(d.train_rel)} "
-                    f"training videos; {h['num_clips']} clips x 1 centre crop (uniformly spaced, features averaged), "
-                    f"{h['clip_len']} frames stride {h['stride']}, {h['size']}px, level L{level} of {h['num_stages']} "
-                    f"(global average pool); recall = {primary} cosine "
-                    + ("(training-set mean subtracted before L2 normalisation)" if centred else "(no centring)")
-                    + "; hit at k if any of the k nearest training videos has the query's class; no classifier",
+        f"training videos; {h['num_clips']} clips x 1 centre crop (uniformly spaced, features averaged), "
+        f"{h['clip_len']} frames stride {h['stride']}, {h['size']}px, level L{level} of {h['num_stages']} "
+        f"(global average pool); recall = {primary} cosine "
+        + ("(training-set mean subtracted before L2 normalisation)" if centred else "(no centring)")
+        + "; hit at k if any of the k nearest training videos has the query's class; no classifier",
         **{k: h[k] for k in ("checkpoint", "random_init", "backbone", "width", "data_root")},
-        "recall": results[centred], "recall_raw": results[False], "recall_centred": results[True],
-        "centring": primary, "level": level,
+        "recall": results[centred],
+        "recall_raw": results[False],
+        "recall_centred": results[True],
+        "centring": primary,
+        "level": level,
         **{k: h[k] for k in ("split", "num_clips", "clip_len", "stride", "size")},
-        "queries": len(d.test_rel), "gallery": len(d.train_rel),
+        "queries": len(d.test_rel),
+        "gallery": len(d.train_rel),
     }
     if "features" in h:
         metrics["features"] = h["features"]
     nn_idx = nearest(fte.videos, ftr.videos, NEIGHBOURS, centre=centred)
-    queries = [{"path": rel, "label": d.action_names[int(y)],
-                "neighbours": [d.train_rel[j] for j in row],
-                "correct": [bool(ftr.labels[j] == y) for j in row]}
-               for rel, y, row in zip(d.test_rel, fte.labels, nn_idx)]
-    if not is_main():                 # under torchrun every rank holds the features; rank 0 writes
+    queries = [
+        {
+            "path": rel,
+            "label": d.action_names[int(y)],
+            "neighbours": [d.train_rel[j] for j in row],
+            "correct": [bool(ftr.labels[j] == y) for j in row],
+        }
+        for rel, y, row in zip(d.test_rel, fte.labels, nn_idx)
+    ]
+    if not is_main():  # under torchrun every rank holds the features; rank 0 writes
         return metrics
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    (out / "neighbours.json").write_text(json.dumps(
-        {"data_root": h["data_root"], "split": h["split"], "queries": queries}, indent=1))
+    (out / "neighbours.json").write_text(
+        json.dumps({"data_root": h["data_root"], "split": h["split"], "queries": queries}, indent=1)
+    )
     return metrics

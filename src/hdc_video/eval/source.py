@@ -28,6 +28,7 @@ class FeatureSource:
     """The model, data and clip settings of an evaluation (the ``hdc extract | linear | retrieve``
     options). ``None`` clip settings come from the checkpoint's config; ``split`` None means 1 (or,
     with ``features``, the extract folder's)."""
+
     checkpoint: Path | None = None
     random_init: bool = False
     backbone: str | None = None
@@ -46,7 +47,7 @@ class FeatureSource:
     progress: bool = True
 
     @classmethod
-    def from_args(cls, a) -> "FeatureSource":
+    def from_args(cls, a) -> FeatureSource:
         """The fields present on an argparse namespace (``--no-progress`` becomes ``progress``)."""
         kw = {f.name: getattr(a, f.name) for f in fields(cls) if getattr(a, f.name, None) is not None}
         if getattr(a, "no_progress", False):
@@ -61,10 +62,15 @@ def setup_model(src: FeatureSource, levels_spec) -> tuple:
         raise ValueError("give --checkpoint CKPT, or --random-init with --backbone NAME")
     if src.checkpoint is None and not src.backbone:
         raise ValueError("--random-init without --checkpoint needs --backbone NAME (see `hdc backbones`)")
-    net, cfg = load_backbone(src.checkpoint, random_init=src.random_init, backbone=src.backbone, width=src.width,
-                             seed=src.seed)
-    levels = parse_levels(levels_spec, len(net.stage_channels), cfg.model.backbone,
-                          option="--level" if isinstance(levels_spec, int) else "--levels")
+    net, cfg = load_backbone(
+        src.checkpoint, random_init=src.random_init, backbone=src.backbone, width=src.width, seed=src.seed
+    )
+    levels = parse_levels(
+        levels_spec,
+        len(net.stage_channels),
+        cfg.model.backbone,
+        option="--level" if isinstance(levels_spec, int) else "--levels",
+    )
     if src.num_clips < 1:
         raise ValueError(f"--num-clips must be >= 1, got {src.num_clips}")
     return net, cfg, levels, clip_settings(cfg, src.clip_len, src.stride, src.size)
@@ -72,32 +78,55 @@ def setup_model(src: FeatureSource, levels_spec) -> tuple:
 
 def provenance(src: FeatureSource, cfg, data_root) -> dict:
     """The contract's common keys of every eval ``metrics.json``."""
-    return {"checkpoint": str(src.checkpoint) if src.checkpoint else None, "random_init": bool(src.random_init),
-            "backbone": cfg.model.backbone, "width": cfg.model.width, "data_root": str(data_root)}
+    return {
+        "checkpoint": str(src.checkpoint) if src.checkpoint else None,
+        "random_init": bool(src.random_init),
+        "backbone": cfg.model.backbone,
+        "width": cfg.model.width,
+        "data_root": str(data_root),
+    }
 
 
-def subset_features(net, src: FeatureSource, subsets, levels: list[int], clip: tuple[int, int, int],
-                    tag: str = "") -> dict[str, tuple[VideoIndex, dict[int, Features]]]:
+def subset_features(
+    net, src: FeatureSource, subsets, levels: list[int], clip: tuple[int, int, int], tag: str = ""
+) -> dict[str, tuple[VideoIndex, dict[int, Features]]]:
     """``{subset: (index, {level: Features})}``: one pass over each subset's videos for all levels.
     The split files of every subset are read first, so a bad split fails before any decoding."""
     clip_len, stride, size = clip
     indices = {s: open_index(src.data, split=src.split or 1, subset=s) for s in subsets}
-    return {s: (idx, extract_features(net, idx, clip_len, stride, size, num_clips=src.num_clips, levels=tuple(levels),
-                                      batch_size=src.batch_size, workers=src.workers, device=src.device,
-                                      progress=src.progress, desc=f"{tag}{s} features"))
-            for s, idx in indices.items()}
+    return {
+        s: (
+            idx,
+            extract_features(
+                net,
+                idx,
+                clip_len,
+                stride,
+                size,
+                num_clips=src.num_clips,
+                levels=tuple(levels),
+                batch_size=src.batch_size,
+                workers=src.workers,
+                device=src.device,
+                progress=src.progress,
+                desc=f"{tag}{s} features",
+            ),
+        )
+        for s, idx in indices.items()
+    }
 
 
 @dataclass
 class ProbeData:
     """Decoded videos only, from either source. ``columns``: extra label columns (extract folder)."""
+
     train_rel: list[str]
     test_rel: list[str]
     train_action: np.ndarray
     test_action: np.ndarray
     action_names: dict[int, str]
-    feats: dict[int, tuple[Features, Features]]          # level -> (train, test)
-    header: dict                                          # provenance + settings for metrics.json
+    feats: dict[int, tuple[Features, Features]]  # level -> (train, test)
+    header: dict  # provenance + settings for metrics.json
     columns: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
@@ -110,17 +139,37 @@ def _from_network(src: FeatureSource, spec) -> ProbeData:
     ktr, kte = ftr[levels[0]].keep, fte[levels[0]].keep
     clip_len, stride, size = clip
     return ProbeData(
-        train_rel=[e.rel for e, k in zip(train.entries, ktr) if k], test_rel=[e.rel for e, k in zip(test.entries, kte) if k],
-        train_action=train.labels[ktr], test_action=test.labels[kte], action_names=dict(enumerate(train.classes)),
+        train_rel=[e.rel for e, k in zip(train.entries, ktr) if k],
+        test_rel=[e.rel for e, k in zip(test.entries, kte) if k],
+        train_action=train.labels[ktr],
+        test_action=test.labels[kte],
+        action_names=dict(enumerate(train.classes)),
         feats={lv: (ftr[lv].decoded(), fte[lv].decoded()) for lv in levels},
-        header={**provenance(src, cfg, train.root), "split": src.split or 1, "num_clips": src.num_clips,
-                "clip_len": clip_len, "stride": stride, "size": size, "num_stages": len(net.stage_channels)})
+        header={
+            **provenance(src, cfg, train.root),
+            "split": src.split or 1,
+            "num_clips": src.num_clips,
+            "clip_len": clip_len,
+            "stride": stride,
+            "size": size,
+            "num_stages": len(net.stage_channels),
+        },
+    )
 
 
 def _from_features(src: FeatureSource, spec) -> ProbeData:
-    clash = [o for o, v in (("--checkpoint", src.checkpoint), ("--random-init", src.random_init),
-                            ("--clip-len", src.clip_len), ("--stride", src.stride), ("--size", src.size),
-                            ("--backbone", src.backbone)) if v]
+    clash = [
+        o
+        for o, v in (
+            ("--checkpoint", src.checkpoint),
+            ("--random-init", src.random_init),
+            ("--clip-len", src.clip_len),
+            ("--stride", src.stride),
+            ("--size", src.size),
+            ("--backbone", src.backbone),
+        )
+        if v
+    ]
     if clash:
         raise ValueError(f"--features reads the features of an `hdc extract` folder; {clash[0]} does not apply")
     meta = load_extract_meta(src.features)
@@ -130,11 +179,14 @@ def _from_features(src: FeatureSource, spec) -> ProbeData:
     if missing:
         raise DataError(f"{src.features}: no {missing[0]} features (extract with --subset both)")
     n, have = int(meta["num_stages"]), list(meta["levels"])
-    levels = have if isinstance(spec, str) and spec.strip().lower() == "all" else parse_levels(spec, n, meta["backbone"])
+    levels = (
+        have if isinstance(spec, str) and spec.strip().lower() == "all" else parse_levels(spec, n, meta["backbone"])
+    )
     absent = [lv for lv in levels if lv not in have]
     if absent:
-        raise DataError(f"{src.features}: level L{absent[0]} was not extracted (extracted: "
-                        f"{', '.join(f'L{lv}' for lv in have)})")
+        raise DataError(
+            f"{src.features}: level L{absent[0]} was not extracted (extracted: {', '.join(f'L{lv}' for lv in have)})"
+        )
     feats, rows = {}, {}
     for lv in levels:
         pair = []
@@ -146,13 +198,31 @@ def _from_features(src: FeatureSource, spec) -> ProbeData:
     tr, te = rows["train"], rows["test"]
     extra = [c for c in (tr or te)[0] if c not in INDEX_COLUMNS] if (tr or te) else []
     return ProbeData(
-        train_rel=[r["path"] for r in tr], test_rel=[r["path"] for r in te],
-        train_action=feats[levels[0]][0].labels, test_action=feats[levels[0]][1].labels,
-        action_names={int(r["label"]): r["class"] for r in tr + te}, feats=feats,
+        train_rel=[r["path"] for r in tr],
+        test_rel=[r["path"] for r in te],
+        train_action=feats[levels[0]][0].labels,
+        test_action=feats[levels[0]][1].labels,
+        action_names={int(r["label"]): r["class"] for r in tr + te},
+        feats=feats,
         columns={c: ([r[c] for r in tr], [r[c] for r in te]) for c in extra},
-        header={k: meta.get(k) for k in ("checkpoint", "random_init", "backbone", "width", "data_root", "split",
-                                           "num_clips", "clip_len", "stride", "size", "num_stages")}
-        | {"features": str(src.features)})
+        header={
+            k: meta.get(k)
+            for k in (
+                "checkpoint",
+                "random_init",
+                "backbone",
+                "width",
+                "data_root",
+                "split",
+                "num_clips",
+                "clip_len",
+                "stride",
+                "size",
+                "num_stages",
+            )
+        }
+        | {"features": str(src.features)},
+    )
 
 
 def probe_data(src: FeatureSource, spec) -> ProbeData:

@@ -38,7 +38,7 @@ class GlobalBatchDropout(nn.Dropout):
             return x
         b, keep = x.shape[0], 1.0 - self.p
         mask = torch.empty((b * self.world, *x.shape[1:]), dtype=x.dtype).bernoulli_(keep, generator=self.generator)
-        mask = mask[self.rank * b:(self.rank + 1) * b].to(x.device, non_blocking=True).div_(keep)
+        mask = mask[self.rank * b : (self.rank + 1) * b].to(x.device, non_blocking=True).div_(keep)
         return x * mask
 
 

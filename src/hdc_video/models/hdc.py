@@ -31,14 +31,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hdc_video.config import MethodConfig
-from hdc_video.losses import (INVARIANCE_MEASURES, contrastive_loss, cosine_margin, cosine_sim, hard_negatives,
-                              infonce_bound, masked_mean, retrieval_accuracy)
+from hdc_video.dist import all_gather_nograd, gather_with_grad, world_size
+from hdc_video.losses import (
+    INVARIANCE_MEASURES,
+    contrastive_loss,
+    cosine_margin,
+    cosine_sim,
+    hard_negatives,
+    infonce_bound,
+    masked_mean,
+    retrieval_accuracy,
+)
 from hdc_video.models.heads import ProjectionHead
 from hdc_video.models.level_weights import LevelWeights
 from hdc_video.models.momentum import KeyEncoder, KeyQueue
 from hdc_video.models.subtask import Rows, Subtask, resolve_subtasks
 from hdc_video.views import view_crops
-from hdc_video.dist import all_gather_nograd, gather_with_grad, world_size
 
 log = logging.getLogger("hdc_video")
 
@@ -69,8 +77,15 @@ class HDC(nn.Module):
     input. ``distributed``: gather across ranks under torchrun (False: a forward pass made by one
     rank alone)."""
 
-    def __init__(self, backbone: nn.Module, cfg: MethodConfig, views_per_crop: int = 2,
-                 clip_len: int | None = None, channels_last: bool = False, distributed: bool = True):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        cfg: MethodConfig,
+        views_per_crop: int = 2,
+        clip_len: int | None = None,
+        channels_last: bool = False,
+        distributed: bool = True,
+    ):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.backbone_channels_last, self.gather_across_ranks = channels_last, distributed
@@ -82,7 +97,7 @@ class HDC(nn.Module):
             raise ValueError(f"method.levels {cfg.levels} out of range for a backbone with {n_stages} stages") from None
         if len(set(resolved)) != len(resolved):
             raise ValueError(f"method.levels {cfg.levels} names a stage twice")
-        order = sorted(range(len(resolved)), key=resolved.__getitem__)   # shallow -> deep
+        order = sorted(range(len(resolved)), key=resolved.__getitem__)  # shallow -> deep
         self.levels = [resolved[i] for i in order]
         crops = view_crops(views_per_crop)
         # `whole` contrasts one view of each temporal crop (c1a <-> c2a), or every view (whole_views=4)
@@ -92,30 +107,49 @@ class HDC(nn.Module):
         self.register_buffer("crop_of_view", torch.tensor([crops[v] for v in self.views]), persistent=False)
         self.register_buffer("view_id", torch.arange(len(self.views)), persistent=False)
         steps = level_time_steps(backbone, clip_len) if clip_len else [None] * n_stages
-        self.subtasks = resolve_subtasks(cfg, self.levels, steps, clip_len)   # the one place SC/TC are decided
+        self.subtasks = resolve_subtasks(cfg, self.levels, steps, clip_len)  # the one place SC/TC are decided
         names = [t.name for t in self.subtasks]
         chans = [backbone.stage_channels[k] for k in self.levels]
         q = cfg.queue_size
-        for task in self.subtasks:      # heads (and queues) per level: sc_heads.<i>, tc_heads.<i>, ...
+        for task in self.subtasks:  # heads (and queues) per level: sc_heads.<i>, tc_heads.<i>, ...
             make = lambda c, on: ProjectionHead(c, cfg.head_hidden, cfg.head_dim) if on else nn.Identity()  # noqa: E731
             setattr(self, f"{task.name}_heads", nn.ModuleList([make(c, on) for c, on in zip(chans, task.active)]))
             # an SC queue holds per-time-step vectors: T_k of them per clip, so it spans as many clips as TC's
-            setattr(self, f"{task.name}_queues", nn.ModuleList([
-                KeyQueue(q * task.queue_rows(steps[k]), cfg.head_dim) if on else nn.Identity()
-                for k, on in zip(self.levels, task.active)]) if q else None)
+            setattr(
+                self,
+                f"{task.name}_queues",
+                nn.ModuleList(
+                    [
+                        KeyQueue(q * task.queue_rows(steps[k]), cfg.head_dim) if on else nn.Identity()
+                        for k, on in zip(self.levels, task.active)
+                    ]
+                )
+                if q
+                else None,
+            )
         for name in {"sc", "tc"} - set(names):
             setattr(self, f"{name}_heads", None)
             setattr(self, f"{name}_queues", None)
         # MoCo's form (method.momentum / queue_size): keys from an EMA encoder, past keys as negatives
         self.key = KeyEncoder(self._online(), cfg.momentum) if cfg.momentum > 0 else None
-        fixed = {"sc": [cfg.alpha[i] for i in order], "tc": [cfg.beta[i] for i in order]} \
-            if cfg.weighting == "fixed" else None
-        self.weighting = LevelWeights(cfg.weighting, len(self.levels), {t.name: t.active for t in self.subtasks},
-                                      fixed, cfg.ema, cfg.min_weight, cfg.invariance, cfg.invariance_floor,
-                                      cfg.invariance_prior)
+        fixed = (
+            {"sc": [cfg.alpha[i] for i in order], "tc": [cfg.beta[i] for i in order]}
+            if cfg.weighting == "fixed"
+            else None
+        )
+        self.weighting = LevelWeights(
+            cfg.weighting,
+            len(self.levels),
+            {t.name: t.active for t in self.subtasks},
+            fixed,
+            cfg.ema,
+            cfg.min_weight,
+            cfg.invariance,
+            cfg.invariance_floor,
+            cfg.invariance_prior,
+        )
         # parameters that never reach the loss (DDP must then be told: find_unused_parameters)
-        self.has_unused_parameters = max(self.levels) < n_stages - 1 or (cfg.weighting == "learned"
-                                                                         and len(names) < 2)
+        self.has_unused_parameters = max(self.levels) < n_stages - 1 or (cfg.weighting == "learned" and len(names) < 2)
 
     @property
     def sc_active(self) -> list[bool]:
@@ -131,8 +165,9 @@ class HDC(nn.Module):
         if self.key is not None:
             self.key.update(self._online())
 
-    def forward(self, video: Tensor, overlap: Tensor | None = None,
-                ids: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, video: Tensor, overlap: Tensor | None = None, ids: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """``video``: ``[B, V, 3, T, H, W]``; ``overlap``: ``[B]`` fraction of frames the two temporal
         crops share (the sampler's), or None; ``ids``: ``[B]`` the videos' dataset indices (needed by
         the queues, which mask a video's own past keys) → (HD-NCE loss, per-level logs as 0-d tensors).
@@ -140,28 +175,29 @@ class HDC(nn.Module):
         Distributed (``distributed`` and world size W > 1): ``video`` is this rank's slice of a
         global batch of ``W * B`` videos (same B on every rank); the loss and the logs are those of
         the global batch, identical on every rank."""
-        x = video[:, self.view_slice].flatten(0, 1)             # [B*V, 3, T, H, W], row = b * V + v
+        x = video[:, self.view_slice].flatten(0, 1)  # [B*V, 3, T, H, W], row = b * V + v
         if self.backbone_channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        feats = self.backbone(x)                                 # per stage: [B*V, C_k, T_k, H_k, W_k]
+        feats = self.backbone(x)  # per stage: [B*V, C_k, T_k, H_k, W_k]
         kfeats = None if self.key is None else self._key_forward(x)
-        views, near = self._batch_ids(video.shape[0], overlap, ids)   # ids of all ranks' view rows: [W*B*V]
+        views, near = self._batch_ids(video.shape[0], overlap, ids)  # ids of all ranks' view rows: [W*B*V]
         losses, measures = {t.name: [] for t in self.subtasks}, {t.name: [] for t in self.subtasks}
         logs, enqueue = {}, []
-        for i, k in enumerate(self.levels):                     # shallow -> deep
-            for task in self.subtasks:                           # SC, then TC
-                if not task.runs(i, feats[k].shape[2]):          # a zero loss, nothing measured
+        for i, k in enumerate(self.levels):  # shallow -> deep
+            for task in self.subtasks:  # SC, then TC
+                if not task.runs(i, feats[k].shape[2]):  # a zero loss, nothing measured
                     losses[task.name].append(feats[k].new_zeros((), dtype=torch.float32))
                     measures[task.name].append(feats[k].new_full((4,), float("nan"), dtype=torch.float32))
                     continue
-                rows = task.rows(views, feats[k].shape[2])       # SC: one row per (view, time step); TC: per view
-                pooled = task.pool(feats[k])                     # [rows of this rank, C_k]
+                rows = task.rows(views, feats[k].shape[2])  # SC: one row per (view, time step); TC: per view
+                pooled = task.pool(feats[k])  # [rows of this rank, C_k]
                 z = self._gather(F.normalize(getattr(self, f"{task.name}_heads")[i](pooled).float(), dim=1))
-                keys = self._keys(kfeats, task, i, k)            # [N, D]: the key encoder's, or None
+                keys = self._keys(kfeats, task, i, k)  # [N, D]: the key encoder's, or None
                 queue = self._queue(task, i)
-                pos, valid = task.masks(rows, near)              # [N, N] bool
+                pos, valid = task.masks(rows, near)  # [N, N] bool
                 loss, m, logs[f"L{k}/{task.name}_pos_sim"] = self._term(
-                    z, self._gather_nograd(pooled.detach().float()), pos, valid, rows, keys, queue)
+                    z, self._gather_nograd(pooled.detach().float()), pos, valid, rows, keys, queue
+                )
                 losses[task.name].append(loss)
                 measures[task.name].append(m)
                 if queue is not None:
@@ -169,7 +205,7 @@ class HDC(nn.Module):
         losses = {n: torch.stack(v) for n, v in losses.items()}
         if self.training:
             self.weighting.update({n: torch.stack(v, 1) for n, v in measures.items()})
-            for queue, keys, rid in enqueue:        # every rank enqueues the global batch's keys, in rank order
+            for queue, keys, rid in enqueue:  # every rank enqueues the global batch's keys, in rank order
                 queue.enqueue(keys, rid)
         self._log_levels(logs, losses)
         return self.weighting.combine(losses), logs
@@ -180,9 +216,11 @@ class HDC(nn.Module):
         a TC negative (None when nothing masks it)."""
         queued = self.sc_queues is not None or self.tc_queues is not None
         if queued and ids is None:
-            raise ValueError("HDC with a queue (method.queue_size) needs the videos' dataset ids: model(video, ids=...)")
+            raise ValueError(
+                "HDC with a queue (method.queue_size) needs the videos' dataset ids: model(video, ids=...)"
+            )
         dev = self.crop_of_view.device
-        bg = b * world_size() if self._dist_on() else b          # global batch
+        bg = b * world_size() if self._dist_on() else b  # global batch
         nv = len(self.views)
         video = torch.arange(bg, device=dev).repeat_interleave(nv)
         gid = self._gather_nograd(ids.to(dev, torch.long)).repeat_interleave(nv) if queued else None
@@ -191,25 +229,36 @@ class HDC(nn.Module):
             near = (self._gather_nograd(overlap.to(dev, torch.float32)) > self.cfg.tc_overlap)[video]
         return Rows(video, self.crop_of_view.repeat(bg), self.view_id.repeat(bg), dataset_id=gid), near
 
-    def _term(self, z: Tensor, x: Tensor, pos: Tensor, valid: Tensor, rows: Rows, keys: Tensor | None = None,
-              queue: KeyQueue | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def _term(
+        self,
+        z: Tensor,
+        x: Tensor,
+        pos: Tensor,
+        valid: Tensor,
+        rows: Rows,
+        keys: Tensor | None = None,
+        queue: KeyQueue | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """One contrastive term: (loss, its invariance measures ``[4]``, positive similarity of ``z``).
         ``z``: gathered, normalised embeddings; ``x``: gathered pooled backbone features (no grad);
         ``keys``: the key encoder's embeddings of the same rows; ``queue``: past keys (masked by the
         rows' dataset ids)."""
         qk = qv = None
         if queue is not None:
-            qk, qv = queue.keys.clone(), queue.valid(rows.dataset_id)   # a copy: the queue is updated before backward
+            qk, qv = queue.keys.clone(), queue.valid(rows.dataset_id)  # a copy: the queue is updated before backward
         with fp32(z):
             loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
         with torch.no_grad(), fp32(z):
             cand = valid if qv is None else torch.cat([valid, qv], 1)
-            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T    # each computed once
-            measures = torch.stack([   # the order of losses.INVARIANCE_MEASURES
-                cosine_margin(x, pos, hard_negatives(pos, valid, rows.video), sim=sx),
-                retrieval_accuracy(z, pos, valid, sim=sz),
-                infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
-                masked_mean(sx, pos)])
+            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T  # each computed once
+            measures = torch.stack(
+                [  # the order of losses.INVARIANCE_MEASURES
+                    cosine_margin(x, pos, hard_negatives(pos, valid, rows.video), sim=sx),
+                    retrieval_accuracy(z, pos, valid, sim=sz),
+                    infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
+                    masked_mean(sx, pos),
+                ]
+            )
             return loss, measures, masked_mean(sz, pos)
 
     def _queue(self, task: Subtask, i: int) -> KeyQueue | None:

@@ -36,9 +36,18 @@ class LevelWeights(nn.Module):
     state-dict buffers ``inv_sc`` / ``inv_tc`` (``[measure, level]`` EMAs), ``fixed_alpha`` /
     ``fixed_beta`` and the parameters ``log_var_sc`` / ``log_var_tc`` where their mode needs them."""
 
-    def __init__(self, mode: str, levels: int, active: dict[str, list[bool]] | None = None,
-                 fixed: dict[str, list[float]] | None = None, ema: float = 0.99, min_weight: float = 0.05,
-                 measure: str = "margin", floor: float = 0.05, prior: float = 0.0):
+    def __init__(
+        self,
+        mode: str,
+        levels: int,
+        active: dict[str, list[bool]] | None = None,
+        fixed: dict[str, list[float]] | None = None,
+        ema: float = 0.99,
+        min_weight: float = 0.05,
+        measure: str = "margin",
+        floor: float = 0.05,
+        prior: float = 0.0,
+    ):
         super().__init__()
         if measure not in INVARIANCE_MEASURES:
             raise ValueError(f"unknown invariance measure {measure!r} (known: {', '.join(INVARIANCE_MEASURES)})")
@@ -78,7 +87,7 @@ class LevelWeights(nn.Module):
         m = self.invariance(name)[self.measure].clamp(min=0)
         deep = self.deepest[name]
         r = torch.nan_to_num((m + self.prior) / (m[deep] + self.prior).clamp(min=self.floor), nan=1.0)
-        is_deep = torch.arange(len(r), device=r.device) == deep   # no Python number written into a device tensor
+        is_deep = torch.arange(len(r), device=r.device) == deep  # no Python number written into a device tensor
         return torch.where(self.active(name), r.masked_fill(is_deep, 1.0), torch.zeros_like(r))
 
     def weights(self) -> dict[str, Tensor]:
@@ -104,7 +113,7 @@ class LevelWeights(nn.Module):
         for name, loss in losses.items():
             active = self.active(name)
             loss = loss * active.to(loss)
-            if self.mode == "learned":   # an inactive level adds exp(-0) * 0 + 0
+            if self.mode == "learned":  # an inactive level adds exp(-0) * 0 + 0
                 term = uncertainty_weighting(loss, getattr(self, f"log_var_{name}") * active)
             else:
                 term = (weights[name].to(loss) * loss).sum()

@@ -37,7 +37,7 @@ class KeyEncoder(nn.Module):
             p.requires_grad_(False)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "KeyEncoder":
+    def train(self, mode: bool = True) -> KeyEncoder:
         """Always eval mode (BatchNorm uses running statistics, dropout is off)."""
         return super().train(False)
 

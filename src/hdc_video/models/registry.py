@@ -32,9 +32,7 @@ def build_backbone(name: str, width: float = 1.0, **kw: Any) -> nn.Module:
     non-positive width.
     """
     if name not in BACKBONES:
-        raise KeyError(
-            f"unknown backbone {name!r}; available backbones: {', '.join(sorted(BACKBONES))}"
-        )
+        raise KeyError(f"unknown backbone {name!r}; available backbones: {', '.join(sorted(BACKBONES))}")
     width = float(width)
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width}")

@@ -80,21 +80,25 @@ class Subtask:
 class SpatialContrast(Subtask):
     name = "sc"
 
-    def runs(self, i: int, steps: int) -> bool:   # (clip length unknown up front: decided per batch)
+    def runs(self, i: int, steps: int) -> bool:  # (clip length unknown up front: decided per batch)
         return self.active[i] and steps >= self.cfg.sc_min_steps
 
     def pool(self, f: Tensor) -> Tensor:
-        return f.mean((3, 4)).transpose(1, 2).flatten(0, 1)            # [BV, C, T, H, W] -> [BV * T, C]
+        return f.mean((3, 4)).transpose(1, 2).flatten(0, 1)  # [BV, C, T, H, W] -> [BV * T, C]
 
     def rows(self, views: Rows, steps: int) -> Rows:
-        rep = lambda t: None if t is None else t.repeat_interleave(steps)   # noqa: E731
+        rep = lambda t: None if t is None else t.repeat_interleave(steps)  # noqa: E731
         time = torch.arange(steps, device=views.video.device).repeat(len(views.video))
         return Rows(rep(views.video), rep(views.crop), rep(views.view), time, rep(views.dataset_id))
 
     def masks(self, rows: Rows, near: Tensor | None = None) -> tuple[Tensor, Tensor]:
         key = (len(rows.video), len(rows.time), rows.video.device)
-        return self.cached(key, lambda: sc_masks(rows.video, rows.crop, rows.time, self.cfg.sc_other_crop,
-                                                 self.cfg.sc_positives, rows.view))
+        return self.cached(
+            key,
+            lambda: sc_masks(
+                rows.video, rows.crop, rows.time, self.cfg.sc_other_crop, self.cfg.sc_positives, rows.view
+            ),
+        )
 
     def queue_rows(self, steps: int | None) -> int:
         return steps or 1
@@ -108,7 +112,7 @@ class TemporalContrast(Subtask):
         self.positive = positive
 
     def pool(self, f: Tensor) -> Tensor:
-        return f.mean((2, 3, 4))                                         # [BV, C, T, H, W] -> [BV, C]
+        return f.mean((2, 3, 4))  # [BV, C, T, H, W] -> [BV, C]
 
     def rows(self, views: Rows, steps: int) -> Rows:
         return views
@@ -116,13 +120,14 @@ class TemporalContrast(Subtask):
     def masks(self, rows: Rows, near: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``near`` (per row: the video's crops overlap more than ``method.tc_overlap``) masks the other
         crop, where the other crop is a negative (same-crop positives)."""
-        if near is not None and self.positive == "same_crop":    # depends on the batch's overlaps: not cached
+        if near is not None and self.positive == "same_crop":  # depends on the batch's overlaps: not cached
             return tc_masks(rows.video, rows.crop, self.positive, near)
         return self.cached((len(rows.video), rows.video.device), lambda: tc_masks(rows.video, rows.crop, self.positive))
 
 
-def resolve_subtasks(cfg: MethodConfig, levels: list[int], steps: list[int | None],
-                     clip_len: int | None) -> list[Subtask]:
+def resolve_subtasks(
+    cfg: MethodConfig, levels: list[int], steps: list[int | None], clip_len: int | None
+) -> list[Subtask]:
     """The subtasks ``cfg.name`` runs, each with its active levels (``levels``: stage indices shallow
     -> deep; ``steps``: each stage's time steps for ``clip_len``-frame clips, None = unknown).
     ``whole`` is TC at the last level between the two crops (``whole_views``: c1a <-> c2a, or all
@@ -132,12 +137,19 @@ def resolve_subtasks(cfg: MethodConfig, levels: list[int], steps: list[int | Non
         active = [steps[k] is None or steps[k] >= cfg.sc_min_steps for k in levels]
         for k, on in zip(levels, active):
             if not on:
-                log.info("SC skipped at level L%d: its feature map has %d time step(s) for %d-frame clips, fewer "
-                         "than method.sc_min_steps=%d (SC there would be TC with the hard negative masked)",
-                         k, steps[k], clip_len, cfg.sc_min_steps)
+                log.info(
+                    "SC skipped at level L%d: its feature map has %d time step(s) for %d-frame clips, fewer "
+                    "than method.sc_min_steps=%d (SC there would be TC with the hard negative masked)",
+                    k,
+                    steps[k],
+                    clip_len,
+                    cfg.sc_min_steps,
+                )
         if not any(active):
-            raise ValueError(f"SC runs at no level: every level of {levels} has fewer than "
-                             f"method.sc_min_steps={cfg.sc_min_steps} time steps for {clip_len}-frame clips")
+            raise ValueError(
+                f"SC runs at no level: every level of {levels} has fewer than "
+                f"method.sc_min_steps={cfg.sc_min_steps} time steps for {clip_len}-frame clips"
+            )
         out.append(SpatialContrast(cfg, active))
     if cfg.name in ("hdc", "tc_only", "whole"):
         positive = ("any_view" if cfg.whole_views == 4 else "other_crop") if cfg.name == "whole" else cfg.tc_positive

@@ -10,7 +10,8 @@ of the input, then the convolution with depth padding 0 -- is the same maths and
 :func:`pad_time_explicitly` switches a model's convolutions to that form in place: the class of
 each affected ``nn.Conv3d`` (or subclass, like torchvision's ``Conv3DSimple``) becomes a subclass of
 it and of :class:`TimePaddedConv3d` with the same parameters, buffers and state-dict keys, so
-checkpoints, DDP and ``torch.compile`` see no difference. The cost is one padded copy of the input of each such convolution on a shallow input
+checkpoints, DDP and ``torch.compile`` see no difference. The cost is one padded copy of the input
+of each such convolution on a shallow input
 (measured in ``benchmarks/precision.py``).
 """
 
@@ -36,13 +37,18 @@ class TimePaddedConv3d(nn.Conv3d):
         if input.shape[2] > MAX_DEPTH:
             return super()._conv_forward(input, weight, bias)
         pt, ph, pw = self.padding
-        x = F.pad(input, (0, 0, 0, 0, pt, pt))       # keeps channels_last_3d
+        x = F.pad(input, (0, 0, 0, 0, pt, pt))  # keeps channels_last_3d
         return F.conv3d(x, weight, bias, self.stride, (0, ph, pw), self.dilation, self.groups)
 
 
 def _eligible(m: nn.Module) -> bool:
-    return (isinstance(m, nn.Conv3d) and not isinstance(m, TimePaddedConv3d) and m.padding_mode == "zeros"
-            and not isinstance(m.padding, str) and m.padding[0] > 0)
+    return (
+        isinstance(m, nn.Conv3d)
+        and not isinstance(m, TimePaddedConv3d)
+        and m.padding_mode == "zeros"
+        and not isinstance(m.padding, str)
+        and m.padding[0] > 0
+    )
 
 
 _SWITCHED: dict[type, type] = {nn.Conv3d: TimePaddedConv3d}

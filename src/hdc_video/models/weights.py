@@ -23,8 +23,15 @@ from torch import nn
 from hdc_video.checkpoint import CheckpointError, read_state, save_atomic
 from hdc_video.models.registry import build_backbone
 
-__all__ = ["BACKBONE_FORMAT", "TORCHVISION_MODELS", "backbone_from_state", "backbone_state", "export_backbone",
-           "load_backbone", "read_weights"]
+__all__ = [
+    "BACKBONE_FORMAT",
+    "TORCHVISION_MODELS",
+    "backbone_from_state",
+    "backbone_state",
+    "export_backbone",
+    "load_backbone",
+    "read_weights",
+]
 
 BACKBONE_FORMAT = "hdc-video/backbone-1"
 # our backbones torchvision has a model for (same module tree, width 1 only)
@@ -33,7 +40,7 @@ TORCHVISION_MODELS = {"r3d_18": "r3d_18", "r2plus1d_18": "r2plus1d_18"}
 
 def backbone_state(model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The ``backbone.*`` entries of an HDC / fine-tuning state dict, prefix removed."""
-    return {k[len("backbone."):]: v for k, v in model_state.items() if k.startswith("backbone.")}
+    return {k[len("backbone.") :]: v for k, v in model_state.items() if k.startswith("backbone.")}
 
 
 def read_weights(path: str | Path) -> tuple[str, float, dict[str, torch.Tensor], dict[str, Any]]:
@@ -48,8 +55,12 @@ def read_weights(path: str | Path) -> tuple[str, float, dict[str, torch.Tensor],
     model = cfg.get("model") or {}
     if "backbone" not in model:
         raise CheckpointError(f"{path}: no model.backbone in its config")
-    return model["backbone"], float(model.get("width", 1.0)), backbone_state(state["model"]), \
-        {"config": cfg, "step": state.get("step"), "data_root": state.get("data_root"), "format": state.get("format")}
+    return (
+        model["backbone"],
+        float(model.get("width", 1.0)),
+        backbone_state(state["model"]),
+        {"config": cfg, "step": state.get("step"), "data_root": state.get("data_root"), "format": state.get("format")},
+    )
 
 
 def load_backbone(path: str | Path, strict: bool = True) -> nn.Module:
@@ -59,8 +70,9 @@ def load_backbone(path: str | Path, strict: bool = True) -> nn.Module:
     return backbone_from_state(name, width, sd, path, strict)
 
 
-def backbone_from_state(name: str, width: float, sd: dict[str, torch.Tensor], where: str | Path = "weights",
-                        strict: bool = True) -> nn.Module:
+def backbone_from_state(
+    name: str, width: float, sd: dict[str, torch.Tensor], where: str | Path = "weights", strict: bool = True
+) -> nn.Module:
     """Build backbone ``name`` at ``width`` and load ``sd`` into it (eval mode)."""
     net = build_backbone(name, width=width)
     own = net.state_dict()
@@ -68,9 +80,11 @@ def backbone_from_state(name: str, width: float, sd: dict[str, torch.Tensor], wh
     unexpected = [k for k in sd if k not in own]
     shape = [k for k in sd if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
     if shape or (strict and (missing or unexpected)):
-        raise CheckpointError(f"{where}: backbone does not match {name} width {width} ({len(missing)} missing, "
-                              f"{len(unexpected)} unexpected, {len(shape)} wrongly shaped tensors"
-                              f"{', e.g. ' + shape[0] if shape else ''})")
+        raise CheckpointError(
+            f"{where}: backbone does not match {name} width {width} ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(shape)} wrongly shaped tensors"
+            f"{', e.g. ' + shape[0] if shape else ''})"
+        )
     net.load_state_dict(sd, strict=strict)
     return net.eval()
 
@@ -89,8 +103,10 @@ def export_backbone(source: str | Path, out: str | Path, fmt: str = "hdc", num_c
     name, width, sd, info = read_weights(source)
     if fmt == "torchvision":
         if name not in TORCHVISION_MODELS:
-            raise ValueError(f"torchvision has no model for {name} (it has {', '.join(TORCHVISION_MODELS)}); "
-                             f"use --format hdc and hdc_video.load_backbone")
+            raise ValueError(
+                f"torchvision has no model for {name} (it has {', '.join(TORCHVISION_MODELS)}); "
+                f"use --format hdc and hdc_video.load_backbone"
+            )
         if width != 1.0:
             raise ValueError(f"{source}: width {width:g}; torchvision's {name} is width 1 (use --format hdc)")
         out_sd = dict(sd)
@@ -100,11 +116,21 @@ def export_backbone(source: str | Path, out: str | Path, fmt: str = "hdc", num_c
         return save_atomic(out_sd, out)
     if fmt != "hdc":
         raise ValueError(f"unknown export format {fmt!r} (hdc or torchvision)")
-    return save_atomic({
-        "format": BACKBONE_FORMAT, "backbone": name, "width": width, "state_dict": sd,
-        "config": info.get("config", {}),
-        "provenance": {"source": str(Path(source).resolve()), "step": info.get("step"),
-                       "data_root": info.get("data_root"), "hdc_video": _version(),
-                       "torch": str(torch.__version__),
-                       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-    }, out)
+    return save_atomic(
+        {
+            "format": BACKBONE_FORMAT,
+            "backbone": name,
+            "width": width,
+            "state_dict": sd,
+            "config": info.get("config", {}),
+            "provenance": {
+                "source": str(Path(source).resolve()),
+                "step": info.get("step"),
+                "data_root": info.get("data_root"),
+                "hdc_video": _version(),
+                "torch": str(torch.__version__),
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            },
+        },
+        out,
+    )

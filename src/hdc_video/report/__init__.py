@@ -14,20 +14,31 @@ study folders, :mod:`.plots` draws the figures and :mod:`.page` renders the HTML
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from .collect import (Warnings, confusion_inputs, feature_files, load_eval_dir, read_metrics_rows, run_header,
-                      slug, tsne_row, unique_names)
+from .collect import (
+    Warnings,
+    confusion_inputs,
+    feature_files,
+    load_eval_dir,
+    read_metrics_rows,
+    run_header,
+    slug,
+    tsne_row,
+    unique_names,
+)
 from .page import EvalResult, Page, render
 
 log = logging.getLogger("hdc_video.report")
 
 __all__ = ["write_report", "load_eval_dir", "EvalResult"]
 
-KNN_CAPTION = ("Online kNN monitor (train.monitor_every): kNN top-1 of every label from the frozen backbone's "
-               "features over training; each dashed line, in its curve's colour, is that label's value at step 0. "
-               "A curve below its dashed line means the run learns a shortcut instead of that label.")
+KNN_CAPTION = (
+    "Online kNN monitor (train.monitor_every): kNN top-1 of every label from the frozen backbone's "
+    "features over training; each dashed line, in its curve's colour, is that label's value at step 0. "
+    "A curve below its dashed line means the run learns a shortcut instead of that label."
+)
 
 
 def _guard(warn, what: str, fn, *args):
@@ -47,12 +58,24 @@ def _training(page: Page, rows: list[dict], out: Path, warn) -> None:
     if not rows:
         return
     for sec in ("training", "weights"):
-        figs = _guard(warn, "training curves" if sec == "training" else "level weights",
-                      plots.training_figures, rows, out, sec) or []
+        figs = (
+            _guard(
+                warn,
+                "training curves" if sec == "training" else "level weights",
+                plots.training_figures,
+                rows,
+                out,
+                sec,
+            )
+            or []
+        )
         setattr(page, sec, [(p.name, c) for p, c in figs])
     if not page.training:
-        page.notes["training"] = ("No loss or per-level loss curves in metrics.jsonl." if page.weights else
-                                  "No plottable metrics in metrics.jsonl.")
+        page.notes["training"] = (
+            "No loss or per-level loss curves in metrics.jsonl."
+            if page.weights
+            else "No plottable metrics in metrics.jsonl."
+        )
     page.notes["weights"] = "No L<k>/alpha, L<k>/beta or invariance keys in metrics.jsonl."
     if plots.knn_labels(rows):
         png = _guard(warn, "kNN monitor figure", plots.knn_figure, rows, out / "train_knn.png")
@@ -70,8 +93,18 @@ def _studies(page: Page, dirs: list[Path], out: Path, warn) -> None:
         if study is None:
             continue
         png = _guard(warn, f"{d}: study figure", study_figure, study, out / f"study_{i}_{slug(study['name'])}.png")
-        page.studies.append((study, (png.name, f"Study {study['name']}: linear-probe top-1 per label and level, "
-                                               f"one bar per row, mean ± std over seeds ({d}).") if png else None))
+        page.studies.append(
+            (
+                study,
+                (
+                    png.name,
+                    f"Study {study['name']}: linear-probe top-1 per label and level, "
+                    f"one bar per row, mean ± std over seeds ({d}).",
+                )
+                if png
+                else None,
+            )
+        )
 
 
 def _eval_figures(page: Page, evals: list[EvalResult], out: Path, warn) -> None:
@@ -79,29 +112,58 @@ def _eval_figures(page: Page, evals: list[EvalResult], out: Path, warn) -> None:
     from . import plots
     from .strips import retrieval_figure, retrieval_strips
 
-    tsne_rows = [r for ev in evals if ev.kind == "extract"
-                 for r in [_guard(warn, f"{ev.path}: t-SNE", tsne_row, ev, warn)] if r]
+    tsne_rows = [
+        r for ev in evals if ev.kind == "extract" for r in [_guard(warn, f"{ev.path}: t-SNE", tsne_row, ev, warn)] if r
+    ]
     if tsne_rows:
         png = _guard(warn, "t-SNE figure", plots.tsne_figure, tsne_rows, out / "tsne.png")
         if png:
-            page.tsne.append((png.name, "t-SNE (sklearn, init='pca', random_state=0) of clip-averaged test "
-                              "features (L2-normalised), one row per extract folder, coloured by each label."))
+            page.tsne.append(
+                (
+                    png.name,
+                    "t-SNE (sklearn, init='pca', random_state=0) of clip-averaged test "
+                    "features (L2-normalised), one row per extract folder, coloured by each label.",
+                )
+            )
     for i, ev in enumerate(e for e in evals if e.kind == "retrieve"):
         got = _guard(warn, f"{ev.path}: retrieval strips", retrieval_strips, ev, warn)
         if got:
-            png = _guard(warn, f"{ev.path}: retrieval figure", retrieval_figure, got[0],
-                         out / f"retrieval_{i}_{slug(ev.name)}.png", f"{ev.name}: query frames and top-5 neighbours")
+            png = _guard(
+                warn,
+                f"{ev.path}: retrieval figure",
+                retrieval_figure,
+                got[0],
+                out / f"retrieval_{i}_{slug(ev.name)}.png",
+                f"{ev.name}: query frames and top-5 neighbours",
+            )
             if png:
-                page.retrieval.append((png.name, f"{ev.name}: 4 frames of each query (blue) and the middle "
-                                       f"frame of its top-5 neighbours; green = same class, red = other class "
-                                       f"(videos from {got[1]})."))
+                page.retrieval.append(
+                    (
+                        png.name,
+                        f"{ev.name}: 4 frames of each query (blue) and the middle "
+                        f"frame of its top-5 neighbours; green = same class, red = other class "
+                        f"(videos from {got[1]}).",
+                    )
+                )
     for i, ev in enumerate(e for e in evals if e.kind in ("linear", "finetune")):
         got = _guard(warn, f"{ev.path}: confusion matrix", confusion_inputs, ev, warn)
-        png = got and _guard(warn, f"{ev.path}: confusion matrix", plots.confusion_figure, got[0], got[1],
-                             out / f"confusion_{i}_{slug(ev.name)}.png", got[2])
+        png = got and _guard(
+            warn,
+            f"{ev.path}: confusion matrix",
+            plots.confusion_figure,
+            got[0],
+            got[1],
+            out / f"confusion_{i}_{slug(ev.name)}.png",
+            got[2],
+        )
         if png:
-            page.confusion.append((png.name, f"Row-normalised confusion matrix of {ev.name} (video-level "
-                                             f"predictions, {ev.path / 'predictions.csv'})."))
+            page.confusion.append(
+                (
+                    png.name,
+                    f"Row-normalised confusion matrix of {ev.name} (video-level "
+                    f"predictions, {ev.path / 'predictions.csv'}).",
+                )
+            )
 
 
 # ------------------------------------------------------------------------------------- entry
@@ -127,22 +189,28 @@ def write_report(run_dir: str | Path, eval_dirs: Iterable[str | Path] = (), out_
             ev.metrics = {**ev.metrics, "feature files": feature_files(ev)}
     rows = read_metrics_rows(run_dir, warn) if run_dir.is_dir() else []
     name = "/".join(run_dir.resolve().parts[-2:])
-    page = Page(title=f"HDC report: {name}", header=run_header(run_dir, rows, evals, warn),
-                warnings=warn, evals=evals)
+    page = Page(title=f"HDC report: {name}", header=run_header(run_dir, rows, evals, warn), warnings=warn, evals=evals)
     _training(page, rows, out, warn)
     _eval_figures(page, evals, out, warn)
     _studies(page, study_dirs, out, warn)
 
     none = "No metrics.jsonl in the run folder."
-    page.notes.update({
-        "training": page.notes.get("training", none), "knn": page.notes.get("knn", none),
-        "weights": page.notes.get("weights", none),
-        "metrics": "No readable evaluation folder (see the warnings)." if eval_dirs else
-                   "No evaluation folders given (hdc report RUN EVAL_DIR ...).",
-        "tsne": "No usable extract folder.", "retrieval": "No usable retrieve folder.",
-        "confusion": "No usable linear or finetune folder.",
-        "study": "No usable study folder (see the warnings)." if study_dirs else
-                 "No study folder given (hdc report RUN STUDY_DIR: an `hdc study` output with study.json)."})
+    page.notes.update(
+        {
+            "training": page.notes.get("training", none),
+            "knn": page.notes.get("knn", none),
+            "weights": page.notes.get("weights", none),
+            "metrics": "No readable evaluation folder (see the warnings)."
+            if eval_dirs
+            else "No evaluation folders given (hdc report RUN EVAL_DIR ...).",
+            "tsne": "No usable extract folder.",
+            "retrieval": "No usable retrieve folder.",
+            "confusion": "No usable linear or finetune folder.",
+            "study": "No usable study folder (see the warnings)."
+            if study_dirs
+            else "No study folder given (hdc report RUN STUDY_DIR: an `hdc study` output with study.json).",
+        }
+    )
     index = out / "index.html"
     index.write_text(render(page), encoding="utf-8")
     n_figs = sum(len(getattr(page, s)) for s in ("training", "knn", "weights", "tsne", "retrieval", "confusion"))

@@ -17,8 +17,19 @@ from .page import EvalResult
 
 log = logging.getLogger("hdc_video.report")
 
-__all__ = ["Warnings", "slug", "read_json", "read_metrics_rows", "run_header", "load_eval_dir", "unique_names",
-           "feature_files", "read_csv", "tsne_row", "confusion_inputs"]
+__all__ = [
+    "Warnings",
+    "slug",
+    "read_json",
+    "read_metrics_rows",
+    "run_header",
+    "load_eval_dir",
+    "unique_names",
+    "feature_files",
+    "read_csv",
+    "tsne_row",
+    "confusion_inputs",
+]
 
 
 class Warnings(list):
@@ -121,11 +132,11 @@ def run_header(run_dir: Path, rows: list[dict], evals: list[EvalResult], warn) -
         "data root": str(data_root) if data_root else "unknown",
         "backbone": f"{model.get('backbone', '?')} (width {model.get('width', '?')})",
         "method": f"{method.get('name', '?')}, weighting {method.get('weighting', '?')}, levels "
-                  f"{levels if levels is not None else '?'}, temperature {method.get('temperature', '?')}",
+        f"{levels if levels is not None else '?'}, temperature {method.get('temperature', '?')}",
         "steps": steps,
         "training": f"batch {train.get('batch_size', '?')}, {train.get('optimizer', '?')} lr "
-                    f"{train.get('lr', '?')}, clips {data.get('clip_len', '?')}×{data.get('size', '?')}² "
-                    f"stride {data.get('stride', '?')}",
+        f"{train.get('lr', '?')}, clips {data.get('clip_len', '?')}×{data.get('size', '?')}² "
+        f"stride {data.get('stride', '?')}",
     }
 
 
@@ -207,8 +218,10 @@ def tsne_row(ev: EvalResult, warn) -> dict | None:
     if "row" in (index[0] if index else {}):
         index.sort(key=lambda r: int(r["row"]))
     if x.ndim != 2 or len(index) != len(x):
-        warn(f"{ev.path}: features_test_L{level}.npy has shape {x.shape} but index_test.csv has "
-             f"{len(index)} rows, no t-SNE")
+        warn(
+            f"{ev.path}: features_test_L{level}.npy has shape {x.shape} but index_test.csv has "
+            f"{len(index)} rows, no t-SNE"
+        )
         return None
     if len(x) < 5:
         warn(f"{ev.path}: only {len(x)} test videos, too few for t-SNE")
@@ -219,8 +232,7 @@ def tsne_row(ev: EvalResult, warn) -> dict | None:
     keep, emb = tsne_embed(x)
     who = "random init" if ev.metrics.get("random_init") else (ev.metrics.get("backbone") or "")
     title = f"{ev.name} (L{level}, {len(keep)} test videos{', ' + who if who else ''})"
-    return {"title": title, "embedding": emb,
-            "colourings": {c: [index[i].get(c, "?") for i in keep] for c in cols}}
+    return {"title": title, "embedding": emb, "colourings": {c: [index[i].get(c, "?") for i in keep] for c in cols}}
 
 
 def confusion_inputs(ev: EvalResult, warn) -> tuple[list[str], list[str], str] | None:

@@ -12,11 +12,28 @@ from typing import Any
 # metrics.json keys that describe the evaluation rather than its numbers
 META_KEYS = {"kind", "protocol", "checkpoint", "random_init", "backbone", "width", "data_root"}
 # settings the protocol sentence already states: not repeated in the "other" column
-SETTING_KEYS = {"split", "num_clips", "clip_len", "stride", "size", "level", "levels", "num_stages", "subsets",
-                "centring", "labels", "label_columns", "dims"}
+SETTING_KEYS = {
+    "split",
+    "num_clips",
+    "clip_len",
+    "stride",
+    "size",
+    "level",
+    "levels",
+    "num_stages",
+    "subsets",
+    "centring",
+    "labels",
+    "label_columns",
+    "dims",
+}
 KIND_ORDER = ["linear", "finetune", "retrieve", "extract"]
-KIND_TITLES = {"linear": "Linear probe", "finetune": "Fine-tuning", "retrieve": "Video retrieval",
-               "extract": "Feature extraction"}
+KIND_TITLES = {
+    "linear": "Linear probe",
+    "finetune": "Fine-tuning",
+    "retrieve": "Video retrieval",
+    "extract": "Feature extraction",
+}
 RECALL_KS = ["1", "5", "10", "20", "50"]
 
 CSS = """
@@ -40,6 +57,7 @@ nav a{margin-right:14px} .muted{color:#777}
 @dataclass
 class EvalResult:
     """One evaluation folder as the report sees it."""
+
     name: str
     path: Path
     kind: str
@@ -152,11 +170,17 @@ def kv_table(items: dict[str, str]) -> str:
 def metrics_table(kind: str, evals: list[EvalResult]) -> str:
     """One table for all evaluations of ``kind``: numbers, then the protocol sentence."""
     if kind == "linear":
-        num_cols = [("label", "label", fmt), ("top1_clip", "top-1 clip", pct),
-                    ("top1_video", "top-1 video", pct), ("per_level", "per level (top-1 video)", _per_level)]
+        num_cols = [
+            ("label", "label", fmt),
+            ("top1_clip", "top-1 clip", pct),
+            ("top1_video", "top-1 video", pct),
+            ("per_level", "per level (top-1 video)", _per_level),
+        ]
     elif kind == "finetune":
-        num_cols = [(k, k.replace("_", " ").replace("top", "top-"), pct)
-                    for k in ("top1_clip", "top5_clip", "top1_video", "top5_video")]
+        num_cols = [
+            (k, k.replace("_", " ").replace("top", "top-"), pct)
+            for k in ("top1_clip", "top5_clip", "top1_video", "top5_video")
+        ]
     elif kind == "retrieve":
         num_cols = [("recall", f"R@{k}", None) for k in RECALL_KS]
     else:
@@ -183,8 +207,10 @@ def metrics_table(kind: str, evals: list[EvalResult]) -> str:
 
 
 def _figures(figs: list[tuple[str, str]]) -> str:
-    return "\n".join(f'<figure><img src="{escape(name)}" alt="{escape(caption)}">'
-                     f"<figcaption>{escape(caption)}</figcaption></figure>" for name, caption in figs)
+    return "\n".join(
+        f'<figure><img src="{escape(name)}" alt="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>'
+        for name, caption in figs
+    )
 
 
 def _mean_std(cell: dict | None, best: bool) -> str:
@@ -202,21 +228,30 @@ def study_tables(study: dict, figure: tuple[str, str] | None) -> str:
     if study["description"]:
         out.append(f"<p>{escape(study['description'])}</p>")
     clips = f"; {study['num_clips']} clips per video" if study.get("num_clips") else ""
-    out.append(f'<p class="muted">Data {escape(study["data"])}; seeds {escape(seeds)}; '
-               f"{escape(study['metric'] or 'linear probe top-1')}{escape(clips)}; bold = the row's best level.</p>")
+    out.append(
+        f'<p class="muted">Data {escape(study["data"])}; seeds {escape(seeds)}; '
+        f"{escape(study['metric'] or 'linear probe top-1')}{escape(clips)}; bold = the row's best level.</p>"
+    )
     for label in study["labels"]:
         levels = study["levels"][label]
-        out.append(f"<h4>{escape(label)}</h4><table><tr><th>row</th>"
-                   + "".join(f"<th>{escape(lv)}</th>" for lv in levels) + "</tr>")
+        out.append(
+            f"<h4>{escape(label)}</h4><table><tr><th>row</th>"
+            + "".join(f"<th>{escape(lv)}</th>" for lv in levels)
+            + "</tr>"
+        )
         for rname, per_label in study["rows"].items():
             cells = per_label.get(label, {})
             best = max(cells, key=lambda lv: cells[lv]["mean"]) if cells else None
-            out.append(f"<tr><td>{escape(rname)}</td>"
-                       + "".join(_mean_std(cells.get(lv), lv == best) for lv in levels) + "</tr>")
+            out.append(
+                f"<tr><td>{escape(rname)}</td>"
+                + "".join(_mean_std(cells.get(lv), lv == best) for lv in levels)
+                + "</tr>"
+            )
         out.append("</table>")
     if study["notes"]:
-        out.append("<ul>" + "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in study["notes"].items())
-                   + "</ul>")
+        out.append(
+            "<ul>" + "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in study["notes"].items()) + "</ul>"
+        )
     return "\n".join(out + ([_figures([figure])] if figure else []))
 
 
@@ -232,8 +267,7 @@ def render(page: Page) -> str:
     for ev in page.evals:
         by_kind.setdefault(ev.kind, []).append(ev)
     kinds = [k for k in KIND_ORDER if k in by_kind] + sorted(k for k in by_kind if k not in KIND_ORDER)
-    tables = "\n".join(f"<h3>{escape(KIND_TITLES.get(k, k))}</h3>\n{metrics_table(k, by_kind[k])}"
-                       for k in kinds)
+    tables = "\n".join(f"<h3>{escape(KIND_TITLES.get(k, k))}</h3>\n{metrics_table(k, by_kind[k])}" for k in kinds)
     sections = [
         ("training", "Training curves", _figures(page.training)),
         ("knn", "kNN monitor", _figures(page.knn)),
@@ -248,10 +282,14 @@ def render(page: Page) -> str:
     warn = ""
     if page.warnings:
         items = "".join(f"<li>{escape(w)}</li>" for w in page.warnings)
-        warn = (f'<div class="warn" id="warnings"><strong>{len(page.warnings)} warning'
-                f'{"s" if len(page.warnings) != 1 else ""}</strong><ul>{items}</ul></div>')
+        warn = (
+            f'<div class="warn" id="warnings"><strong>{len(page.warnings)} warning'
+            f"{'s' if len(page.warnings) != 1 else ''}</strong><ul>{items}</ul></div>"
+        )
     body = "\n".join(_section(sid, t, b, page.notes.get(sid)) for sid, t, b in sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{escape(page.title)}</title><style>{CSS}</style></head><body>\n"
-            f"<h1>{escape(page.title)}</h1>\n{kv_table(page.header)}\n<nav>{nav}</nav>\n{warn}\n{body}\n"
-            f'<p class="muted">Written by <code>hdc report</code>.</p>\n</body></html>\n')
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(page.title)}</title><style>{CSS}</style></head><body>\n"
+        f"<h1>{escape(page.title)}</h1>\n{kv_table(page.header)}\n<nav>{nav}</nav>\n{warn}\n{body}\n"
+        f'<p class="muted">Written by <code>hdc report</code>.</p>\n</body></html>\n'
+    )

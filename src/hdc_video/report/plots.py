@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -90,31 +90,71 @@ def _save(fig, path: Path) -> Path:
 # (file, figure title, [(key after "L<k>/", panel title)], smoothed, caption, section, columns)
 MEASURES = ("margin", "accuracy", "mi", "pos_cosine")
 LEVEL_GROUPS = [
-    ("train_level_losses.png", "Per-level losses (raw and smoothed)",
-     [("sc_loss", "Spatial Contrast loss $L_{SC}^{(k)}$"), ("tc_loss", "Temporal Contrast loss $L_{TC}^{(k)}$")],
-     True, "Per-level SC and TC losses; thin lines per step, thick lines smoothed.", "training", 2),
-    ("train_weights.png", r"Level weights $\alpha_k$ (SC) and $\beta_k$ (TC) per level",
-     [("alpha", r"SC weight $\alpha_k$"), ("beta", r"TC weight $\beta_k$")],
-     False, "The level weights α_k (Spatial Contrast) and β_k (Temporal Contrast) over training, one line "
-            "per level: the factor each level's SC and TC loss is multiplied by in HD-NCE.", "weights", 2),
-    ("train_pos_sim.png", "Positive-pair similarity of the projected embeddings",
-     [("sc_pos_sim", "SC positive-pair cosine similarity"), ("tc_pos_sim", "TC positive-pair cosine similarity")],
-     True, "Mean cosine similarity of positive pairs after the projection heads, per level.", "training", 2),
-    ("train_invariance.png", "Measured instance invariance of the backbone features",
-     [("sc_invariance", "SC invariance (frame-level features)"),
-      ("tc_invariance", "TC invariance (clip-level features)")],
-     False, "Measured invariance per level (the measure chosen by method.invariance, an exponential moving "
-            "average over batches): the signal the invariance weighting follows.", "weights", 2),
-    ("train_inv_ratio.png", "Invariance ratio to the deepest level, before the clip",
-     [("sc_inv_ratio", r"SC ratio $m_k / m_{deepest}$ (unclipped)"),
-      ("tc_inv_ratio", r"TC ratio $m_k / m_{deepest}$ (unclipped)")],
-     False, "Unclipped ratio of each level's invariance measure to the deepest level's. With invariance "
-            "weighting α_k / β_k are this ratio clipped to at most 1 (dashed line): wherever a curve is above "
-            "the line the clip bites and the weight stays at 1.", "weights", 2),
-    ("train_measures.png", "Every invariance measure per level (SC top, TC bottom)",
-     [(f"{t}_{m}", f"{t.upper()} {m.replace('_', ' ')}") for t in ("sc", "tc") for m in MEASURES],
-     False, "Every invariance measure per level as logged (exponential moving averages); the weighting "
-            "follows one of them (method.invariance), the one in the invariance figure.", "weights", 4),
+    (
+        "train_level_losses.png",
+        "Per-level losses (raw and smoothed)",
+        [("sc_loss", "Spatial Contrast loss $L_{SC}^{(k)}$"), ("tc_loss", "Temporal Contrast loss $L_{TC}^{(k)}$")],
+        True,
+        "Per-level SC and TC losses; thin lines per step, thick lines smoothed.",
+        "training",
+        2,
+    ),
+    (
+        "train_weights.png",
+        r"Level weights $\alpha_k$ (SC) and $\beta_k$ (TC) per level",
+        [("alpha", r"SC weight $\alpha_k$"), ("beta", r"TC weight $\beta_k$")],
+        False,
+        "The level weights α_k (Spatial Contrast) and β_k (Temporal Contrast) over training, one line "
+        "per level: the factor each level's SC and TC loss is multiplied by in HD-NCE.",
+        "weights",
+        2,
+    ),
+    (
+        "train_pos_sim.png",
+        "Positive-pair similarity of the projected embeddings",
+        [("sc_pos_sim", "SC positive-pair cosine similarity"), ("tc_pos_sim", "TC positive-pair cosine similarity")],
+        True,
+        "Mean cosine similarity of positive pairs after the projection heads, per level.",
+        "training",
+        2,
+    ),
+    (
+        "train_invariance.png",
+        "Measured instance invariance of the backbone features",
+        [
+            ("sc_invariance", "SC invariance (frame-level features)"),
+            ("tc_invariance", "TC invariance (clip-level features)"),
+        ],
+        False,
+        "Measured invariance per level (the measure chosen by method.invariance, an exponential moving "
+        "average over batches): the signal the invariance weighting follows.",
+        "weights",
+        2,
+    ),
+    (
+        "train_inv_ratio.png",
+        "Invariance ratio to the deepest level, before the clip",
+        [
+            ("sc_inv_ratio", r"SC ratio $m_k / m_{deepest}$ (unclipped)"),
+            ("tc_inv_ratio", r"TC ratio $m_k / m_{deepest}$ (unclipped)"),
+        ],
+        False,
+        "Unclipped ratio of each level's invariance measure to the deepest level's. With invariance "
+        "weighting α_k / β_k are this ratio clipped to at most 1 (dashed line): wherever a curve is above "
+        "the line the clip bites and the weight stays at 1.",
+        "weights",
+        2,
+    ),
+    (
+        "train_measures.png",
+        "Every invariance measure per level (SC top, TC bottom)",
+        [(f"{t}_{m}", f"{t.upper()} {m.replace('_', ' ')}") for t in ("sc", "tc") for m in MEASURES],
+        False,
+        "Every invariance measure per level as logged (exponential moving averages); the weighting "
+        "follows one of them (method.invariance), the one in the invariance figure.",
+        "weights",
+        4,
+    ),
 ]
 
 
@@ -128,9 +168,15 @@ def training_figures(rows: Sequence[dict], out_dir: Path, section: str | None = 
     written: list[tuple[Path, str]] = []
 
     # total loss (+ smoothed), learning rate, gradient norm
-    panels = [(k, t) for k, t in (("loss", "total loss (HD-NCE)"), ("lr", "learning rate"),
-                                  ("grad_norm", "gradient norm (before clipping)"))
-              if len(series(rows, k)[0])]
+    panels = [
+        (k, t)
+        for k, t in (
+            ("loss", "total loss (HD-NCE)"),
+            ("lr", "learning rate"),
+            ("grad_norm", "gradient norm (before clipping)"),
+        )
+        if len(series(rows, k)[0])
+    ]
     if panels and section in (None, "training"):
         fig, axes = _panel_grid(len(panels), "Optimisation", cols=3)
         for ax, (key, title) in zip(axes, panels):
@@ -144,9 +190,12 @@ def training_figures(rows: Sequence[dict], out_dir: Path, section: str | None = 
                 ax.plot(x, ys, color=BLUE, lw=2, label=f"smoothed (EMA {s:.2f})")
                 ax.legend(fontsize=8)
             _style(ax, title)
-        written.append((_save(fig, out_dir / "train_loss.png"),
-                        "Total loss per step with an exponential moving average, learning rate and "
-                        "gradient norm."))
+        written.append(
+            (
+                _save(fig, out_dir / "train_loss.png"),
+                "Total loss per step with an exponential moving average, learning rate and gradient norm.",
+            )
+        )
 
     for fname, title, keys, smoothed, caption, sec, cols in LEVEL_GROUPS:
         avail = [(k, t) for k, t in keys if any(len(series(rows, f"{lv}/{k}")[0]) for lv in levels)]
@@ -231,8 +280,9 @@ def tsne_embed(features: np.ndarray, seed: int = 0, max_points: int = 2000) -> t
     x = x - x.mean(0, keepdims=True)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
     perplexity = float(min(30.0, max(2.0, (len(x) - 1) / 3.0)))
-    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-               random_state=seed).fit_transform(x)
+    emb = TSNE(
+        n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed
+    ).fit_transform(x)
     return keep, emb
 
 
@@ -252,14 +302,12 @@ def tsne_figure(rows: Sequence[dict], path: Path) -> Path:
             cats, cols = _category_colours(labels)
             for cat in cats:
                 m = np.array([lab == cat for lab in labels])
-                ax.scatter(emb[m, 0], emb[m, 1], s=16, color=cols[cat], label=cat, alpha=0.85,
-                           edgecolors="none")
+                ax.scatter(emb[m, 0], emb[m, 1], s=16, color=cols[cat], label=cat, alpha=0.85, edgecolors="none")
             ax.set_title(f"{row['title']}\ncoloured by {name} ({len(cats)} values)", fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])
             if len(cats) <= 12:
-                ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-                          markerscale=1.2)
+                ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, markerscale=1.2)
     return _save(fig, path)
 
 
@@ -293,8 +341,15 @@ def confusion_figure(labels: Sequence[str], preds: Sequence[str], path: Path, ti
             for i in range(n):
                 for j in range(n):
                     if m[i, j] > 0:
-                        ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                                color="white" if m[i, j] > 0.5 else "black")
+                        ax.text(
+                            j,
+                            i,
+                            f"{m[i, j]:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="white" if m[i, j] > 0.5 else "black",
+                        )
     else:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -6,8 +6,8 @@ folders alike), drawn one row per query."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -46,8 +46,10 @@ def video_lookup(root: Path, split: int, warn) -> Lookup:
             cls = index.classes[e.label] if 0 <= e.label < len(index.classes) else None
             known.setdefault(e.rel, (e.path, cls))
     if not known:
-        warn(f"{root}: dataset index not readable ({'; '.join(errors)}); retrieval videos looked up as "
-             f"paths under {_default_dir(root)}")
+        warn(
+            f"{root}: dataset index not readable ({'; '.join(errors)}); retrieval videos looked up as "
+            f"paths under {_default_dir(root)}"
+        )
     base = _default_dir(root)
 
     def lookup(rel: str) -> tuple[Path, str | None]:
@@ -105,13 +107,26 @@ def retrieval_strips(ev: EvalResult, warn, n_queries: int = 4, top: int = 5) -> 
     strips = []
     for q in _pick_queries(queries, n_queries):
         nbs, correct = [str(r) for r in list(q.get("neighbours") or [])[:top]], list(q.get("correct") or [])
-        strips.append({"label": str(q.get("label")), "frames": frames(str(q["path"]), 4), "neighbours": [
-            {"frame": frames(r, 1)[0], "label": lookup(r)[1] or r,
-             "correct": bool(correct[j]) if j < len(correct) else None} for j, r in enumerate(nbs)]})
+        strips.append(
+            {
+                "label": str(q.get("label")),
+                "frames": frames(str(q["path"]), 4),
+                "neighbours": [
+                    {
+                        "frame": frames(r, 1)[0],
+                        "label": lookup(r)[1] or r,
+                        "correct": bool(correct[j]) if j < len(correct) else None,
+                    }
+                    for j, r in enumerate(nbs)
+                ],
+            }
+        )
     if failed:
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
-        warn(f"{ev.path}: {len(failed)} video(s) could not be decoded for the retrieval strips, shown "
-             f"grey: {'; '.join(failed[:3])}{more}")
+        warn(
+            f"{ev.path}: {len(failed)} video(s) could not be decoded for the retrieval strips, shown "
+            f"grey: {'; '.join(failed[:3])}{more}"
+        )
     return strips, str(root)
 
 
@@ -120,12 +135,14 @@ def placeholder(h: int = 64, w: int = 64) -> np.ndarray:
     return np.full((h, w, 3), 128, dtype=np.uint8)
 
 
-def _frame_axis(ax, frame: np.ndarray | None, colour: str, lw: float, title: str | None = None,
-                title_colour: str = "black"):
+def _frame_axis(
+    ax, frame: np.ndarray | None, colour: str, lw: float, title: str | None = None, title_colour: str = "black"
+):
     if frame is None:
         ax.imshow(placeholder(), interpolation="nearest")
-        ax.text(0.5, 0.5, "could not\ndecode", ha="center", va="center", fontsize=7,
-                transform=ax.transAxes, color="white")
+        ax.text(
+            0.5, 0.5, "could not\ndecode", ha="center", va="center", fontsize=7, transform=ax.transAxes, color="white"
+        )
     else:
         ax.imshow(frame, interpolation="nearest")
     ax.set_xticks([])

@@ -45,9 +45,9 @@ def load_study(path: str | Path, warn) -> dict | None:
         return None
     raw = study.get("rows")
     rows: dict[str, dict] = {}
-    for rname, per_label in (raw.items() if isinstance(raw, dict) else ()):
-        for label, levels in (per_label.items() if isinstance(per_label, dict) else ()):
-            for lv, v in (levels.items() if isinstance(levels, dict) else ()):
+    for rname, per_label in raw.items() if isinstance(raw, dict) else ():
+        for label, levels in per_label.items() if isinstance(per_label, dict) else ():
+            for lv, v in levels.items() if isinstance(levels, dict) else ():
                 cell = _cell(v)
                 if cell is not None:
                     rows.setdefault(str(rname), {}).setdefault(str(label), {})[str(lv)] = cell
@@ -60,19 +60,30 @@ def load_study(path: str | Path, warn) -> dict | None:
     levels = {lab: sorted({lv for r in rows.values() for lv in r.get(lab, {})}, key=_level_key) for lab in labels}
     seeds = study.get("seeds") if isinstance(study.get("seeds"), list) else []
     notes = study.get("notes") if isinstance(study.get("notes"), dict) else {}
-    return {"name": str(study.get("name") or path.name), "path": path,
-            "description": str(study.get("description") or ""), "data": str(study.get("data") or "unknown"),
-            "seeds": seeds, "num_clips": study.get("num_clips"), "metric": str(study.get("metric") or ""),
-            "notes": {str(k): str(v) for k, v in notes.items() if v and str(k) in rows},
-            "labels": labels, "levels": levels, "rows": rows}
+    return {
+        "name": str(study.get("name") or path.name),
+        "path": path,
+        "description": str(study.get("description") or ""),
+        "data": str(study.get("data") or "unknown"),
+        "seeds": seeds,
+        "num_clips": study.get("num_clips"),
+        "metric": str(study.get("metric") or ""),
+        "notes": {str(k): str(v) for k, v in notes.items() if v and str(k) in rows},
+        "labels": labels,
+        "levels": levels,
+        "rows": rows,
+    }
 
 
 def study_figure(study: dict, path: Path) -> Path:
     """One panel per label of a study (:func:`load_study`): a group of bars per level, one
     bar per row, mean ± std over seeds."""
     labels, names = study["labels"], list(study["rows"])
-    fig, axes = _panel_grid(len(labels), f"Study {study['name']}: linear-probe top-1 per level, mean ± std "
-                                         f"over {len(study['seeds']) or '?'} seed(s)", cols=min(3, len(labels)))
+    fig, axes = _panel_grid(
+        len(labels),
+        f"Study {study['name']}: linear-probe top-1 per level, mean ± std over {len(study['seeds']) or '?'} seed(s)",
+        cols=min(3, len(labels)),
+    )
     cmap = plt.get_cmap("tab10")
     width = 0.8 / max(1, len(names))
     for ax, label in zip(axes, labels):

@@ -11,5 +11,15 @@ from .benchmark import FPS, benchmark_sample, class_name, generate_benchmark, vi
 from .motions import MOTION_HELP, MOTIONS, motion_track
 from .render import NUISANCES, render_video
 
-__all__ = ["FPS", "MOTIONS", "MOTION_HELP", "NUISANCES", "benchmark_sample", "class_name",
-           "generate_benchmark", "motion_track", "render_video", "video_seed"]
+__all__ = [
+    "FPS",
+    "MOTIONS",
+    "MOTION_HELP",
+    "NUISANCES",
+    "benchmark_sample",
+    "class_name",
+    "generate_benchmark",
+    "motion_track",
+    "render_video",
+    "video_seed",
+]

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -48,9 +48,17 @@ def appearance_name(digit: int, glyphs: str = "digits") -> str:
     return f"digit{digit}" if glyphs == "digits" else SHAPES[digit]
 
 
-def video_seed(seed: int, digit: int, motion: str, group: int, nuisance: str = "none",
-               glyphs: str = "digits", background: str = "textures", pan: str = "slow",
-               glyph: str = "bold") -> np.random.SeedSequence:
+def video_seed(
+    seed: int,
+    digit: int,
+    motion: str,
+    group: int,
+    nuisance: str = "none",
+    glyphs: str = "digits",
+    background: str = "textures",
+    pan: str = "slow",
+    glyph: str = "bold",
+) -> np.random.SeedSequence:
     """The per-video seed: depends only on (seed, glyph, motion, group), the nuisance level, the
     glyph kind and the scene's background and pan (``none`` with digits keeps the original
     benchmark's seeds, ``scene`` with textures and a slow pan the first nuisance benchmark's)."""
@@ -73,13 +81,23 @@ def benchmark_sample(seed: int, digit: int, motion: str, group: int, videos_per_
 def _make_one(job: tuple) -> str:
     path, digit, motion, group, sample, seed, frames, size, nuisance, glyphs, background, pan, glyph = job
     rng = np.random.default_rng(video_seed(seed, digit, motion, group, nuisance, glyphs, background, pan, glyph))
-    video, _ = render_video(digit, motion, rng, frames, size, sample=sample, nuisance=nuisance, glyphs=glyphs,
-                            background=background, pan=pan, glyph=glyph)
+    video, _ = render_video(
+        digit,
+        motion,
+        rng,
+        frames,
+        size,
+        sample=sample,
+        nuisance=nuisance,
+        glyphs=glyphs,
+        background=background,
+        pan=pan,
+        glyph=glyph,
+    )
     from hdc_video.data.video_io import write_video
 
     write_video(path, video, fps=FPS)
     return path
-
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -96,12 +114,26 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequence[str] = 6,
-                       videos_per_class: int = 8, frames: int = 32, size: int = 64, seed: int = 0, ext: str = "avi",
-                       test_groups: int | None = None, workers: int = 1, progress: bool = True,
-                       overwrite: bool = False, nuisance: str = "none", glyphs: str = "digits",
-                       background: str = "textures", pan: str = "slow", glyph: str = "bold",
-                       variant: str | None = None) -> Path:
+def generate_benchmark(
+    out: str | Path,
+    digits: int = 10,
+    motions: int | Sequence[str] = 6,
+    videos_per_class: int = 8,
+    frames: int = 32,
+    size: int = 64,
+    seed: int = 0,
+    ext: str = "avi",
+    test_groups: int | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    overwrite: bool = False,
+    nuisance: str = "none",
+    glyphs: str = "digits",
+    background: str = "textures",
+    pan: str = "slow",
+    glyph: str = "bold",
+    variant: str | None = None,
+) -> Path:
     """Write the digits x motions benchmark to ``out`` in the UCF101 layout and return ``out``.
 
     Layout: ``videos/<Class>/v_<Class>_gNN_c01.<ext>`` (one clip per group, ``videos_per_class``
@@ -112,7 +144,8 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
     ``digits`` (``digits`` of them, handwritten) or ``shapes`` (the first ``digits`` of
     :data:`~hdc_video.synth.shapes.SHAPES`). ``motions``: the first N of
     :data:`~hdc_video.synth.motions.MOTIONS`, or their names. ``background`` / ``pan``: the scene's kind
-    and camera speed, ``glyph`` how much the glyph stands out (``scene`` only). ``variant``: a name of :data:`~hdc_video.synth.variants.VARIANTS`
+    and camera speed, ``glyph`` how much the glyph stands out (``scene`` only). ``variant``: a name
+    of :data:`~hdc_video.synth.variants.VARIANTS`
     -- sets ``nuisance="scene"``, ``background``, ``motions``, ``pan`` and ``glyph`` at once. Raises
     :class:`DataError` if ``out`` is non-empty and not ``overwrite``, or on a bad argument.
     """
@@ -124,8 +157,10 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
         v = VARIANTS[variant]
         nuisance, background, motions, pan, glyph = "scene", v.background, v.motions, v.pan, v.glyph
     if background not in BACKGROUNDS or pan not in PANS or glyph not in GLYPH_STYLES:
-        raise DataError(f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
-                        f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}")
+        raise DataError(
+            f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
+            f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}"
+        )
     if nuisance == "none" and (background, pan, glyph) != ("textures", "slow", "bold"):
         raise DataError("background, pan and glyph describe a scene: they need nuisance='scene'")
     if glyphs not in GLYPHS:
@@ -141,8 +176,9 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
         motion_names = tuple(motions)
         unknown = [m for m in motion_names if m not in MOTIONS]
         if unknown or not motion_names or len(set(motion_names)) != len(motion_names):
-            raise DataError(f"motions: {', '.join(motion_names) or 'none'} -- expected distinct names from "
-                            f"{', '.join(MOTIONS)}")
+            raise DataError(
+                f"motions: {', '.join(motion_names) or 'none'} -- expected distinct names from {', '.join(MOTIONS)}"
+            )
     if videos_per_class < 2:
         raise DataError(f"videos_per_class must be >= 2 (a train and a test group), got {videos_per_class}")
     if size < 16 or size % 2:
@@ -163,8 +199,23 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
         for g in range(1, videos_per_class + 1):
             rel = f"{cls}/v_{cls}_g{g:02d}_c01.{ext}"
             sample = benchmark_sample(seed, d, m, g, videos_per_class) if glyphs == "digits" else None
-            jobs.append((str(out / "videos" / rel), d, m, g, sample, seed, frames, size, nuisance, glyphs,
-                         background, pan, glyph))
+            jobs.append(
+                (
+                    str(out / "videos" / rel),
+                    d,
+                    m,
+                    g,
+                    sample,
+                    seed,
+                    frames,
+                    size,
+                    nuisance,
+                    glyphs,
+                    background,
+                    pan,
+                    glyph,
+                )
+            )
             if g <= test_groups:
                 test.append(rel)
             else:
@@ -190,15 +241,31 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
     (splits / "trainlist01.txt").write_text("".join(f"{line}\n" for line in train))
     (splits / "testlist01.txt").write_text("".join(f"{line}\n" for line in test))
     (out / "attributes.csv").write_text("path,appearance,motion\n" + "".join(f"{a}\n" for a in attrs))
-    params = dict(digits=digits, motions=len(motion_names), videos_per_class=videos_per_class, frames=frames,
-                  size=size, seed=seed, ext=ext, test_groups=test_groups, fps=FPS, nuisance=nuisance, glyphs=glyphs)
+    params = dict(
+        digits=digits,
+        motions=len(motion_names),
+        videos_per_class=videos_per_class,
+        frames=frames,
+        size=size,
+        seed=seed,
+        ext=ext,
+        test_groups=test_groups,
+        fps=FPS,
+        nuisance=nuisance,
+        glyphs=glyphs,
+    )
     if nuisance == "scene":
         params.update(background=background, pan=pan, glyph=glyph)
     if variant is not None:
         params["variant"] = variant
-    meta = dict(generator="hdc_video.synth.generate_benchmark", params=params,
-                motion_names=list(motion_names), classes=classes,
-                num_train=len(train), num_test=len(test))
+    meta = dict(
+        generator="hdc_video.synth.generate_benchmark",
+        params=params,
+        motion_names=list(motion_names),
+        classes=classes,
+        num_train=len(train),
+        num_test=len(test),
+    )
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     readme = [
         "HDC synthetic action benchmark (hdc_video.synth.generate_benchmark)",
@@ -207,7 +274,8 @@ def generate_benchmark(out: str | Path, digits: int = 10, motions: int | Sequenc
         f"temporal factor), e.g. {classes[0]}.",
         "Layout follows UCF101: videos/<Class>/v_<Class>_gNN_c01.<ext>, splits/classInd.txt,",
         "splits/trainlist01.txt, splits/testlist01.txt; test = groups "
-        + ", ".join(f"g{g:02d}" for g in range(1, test_groups + 1)) + ", train = the rest.",
+        + ", ".join(f"g{g:02d}" for g in range(1, test_groups + 1))
+        + ", train = the rest.",
         f"attributes.csv gives each video's appearance ({'digitN' if glyphs == 'digits' else 'the shape'}) and "
         "motion (lower case) labels.",
         f"Nuisances: {nuisance} ({NUISANCE_HELP[nuisance]})"

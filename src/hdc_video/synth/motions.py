@@ -58,7 +58,7 @@ def motion_track(motion: str, rng: np.random.Generator, frames: int, size: int) 
         d = rng.uniform(0.35, 0.5) * S
         accel = rng.uniform(0.0, 0.4)
         y0 = rng.uniform(0.22 * S, 0.78 * S - d)
-        cy = y0 + d * (accel * tau ** 2 + (1 - accel) * tau)
+        cy = y0 + d * (accel * tau**2 + (1 - accel) * tau)
         cx = cx + rng.uniform(-0.08, 0.08) * S * tau
     elif motion == "Shuttle":
         f, ph = _cycles(rng)
@@ -94,5 +94,3 @@ def motion_track(motion: str, rng: np.random.Generator, frames: int, size: int) 
     if motion in REVERSED:
         track = {k: v[::-1].copy() for k, v in track.items()}
     return {k: np.asarray(v, dtype=np.float64) for k, v in track.items()}
-
-

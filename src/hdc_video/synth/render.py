@@ -50,10 +50,19 @@ def _contrast(rng: np.random.Generator, hue: float, sat: float, bright: bool):
     return color, lo, hi
 
 
-def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int = 32, size: int = 64,
-                 sample: int | None = None, nuisance: str = "none", glyphs: str = "digits",
-                 background: str = "textures", pan: str = "slow",
-                 glyph: str = "bold") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def render_video(
+    digit: int,
+    motion: str,
+    rng: np.random.Generator,
+    frames: int = 32,
+    size: int = 64,
+    sample: int | None = None,
+    nuisance: str = "none",
+    glyphs: str = "digits",
+    background: str = "textures",
+    pan: str = "slow",
+    glyph: str = "bold",
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render one video: ``uint8 [frames, size, size, 3]`` and its :func:`motion_track` (in frame
     coordinates: with ``scene`` the camera's pan is included).
 
@@ -70,8 +79,10 @@ def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int 
     if glyphs not in GLYPHS:
         raise ValueError(f"glyphs must be one of {', '.join(GLYPHS)}, got {glyphs!r}")
     if background not in BACKGROUNDS or pan not in PANS or glyph not in GLYPH_STYLES:
-        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
-                         f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}")
+        raise ValueError(
+            f"background must be one of {', '.join(BACKGROUNDS)}, pan one of {', '.join(PANS)} and "
+            f"glyph one of {', '.join(GLYPH_STYLES)}, got {background!r}, {pan!r}, {glyph!r}"
+        )
     if glyphs == "shapes":
         alpha_src = shape_alpha(SHAPES[digit], rng)
     else:
@@ -80,7 +91,7 @@ def render_video(digit: int, motion: str, rng: np.random.Generator, frames: int 
         k = int(rng.integers(len(pool))) if sample is None else sample % len(pool)
         alpha_src = _glyph_alpha(images[pool[k]])
     G = alpha_src.shape[0]
-    if nuisance == "none":   # this draw order reproduces the original benchmark exactly
+    if nuisance == "none":  # this draw order reproduces the original benchmark exactly
         bg = photo_crop(rng, size)
         bright = rng.random() < 0.5
         color, lo, hi = _contrast(rng, rng.random(), rng.uniform(0.3, 1.0), bright)

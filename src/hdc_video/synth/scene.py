@@ -57,7 +57,9 @@ def _texture(kind: str, rng: np.random.Generator, side: int, size: int) -> np.nd
         t = t + 0.4 * gaussian_filter(rng.normal(size=(side, side)), 2.0 * size / 64) / 0.1
     elif kind == "checks":
         f = rng.uniform(1.5, 5.0)
-        t = np.sin(2 * np.pi * f * u + rng.uniform(0, 2 * np.pi)) * np.sin(2 * np.pi * f * v + rng.uniform(0, 2 * np.pi))
+        t = np.sin(2 * np.pi * f * u + rng.uniform(0, 2 * np.pi)) * np.sin(
+            2 * np.pi * f * v + rng.uniform(0, 2 * np.pi)
+        )
         t = gaussian_filter(np.sign(t), 0.6 * size / 64)
     elif kind == "blobs":
         t = np.zeros((side, side))
@@ -72,16 +74,18 @@ def _texture(kind: str, rng: np.random.Generator, side: int, size: int) -> np.nd
         h, w = photo.shape[:2]
         crop = rng.uniform(0.3, 0.9) * min(h, w)
         x0, y0 = rng.uniform(0, w - crop), rng.uniform(0, h - crop)
-        im = Image.fromarray(photo).convert("L").resize((side, side), Image.BILINEAR,
-                                                        box=(x0, y0, x0 + crop, y0 + crop))
+        im = (
+            Image.fromarray(photo).convert("L").resize((side, side), Image.BILINEAR, box=(x0, y0, x0 + crop, y0 + crop))
+        )
         t = np.asarray(im, dtype=np.float64)
     else:
         raise ValueError(f"unknown texture {kind!r}")
     return _normalise(t)
 
 
-def scene_canvas(rng: np.random.Generator, side: int, size: int, lo: float, hi: float,
-                 background: str = "textures") -> np.ndarray:
+def scene_canvas(
+    rng: np.random.Generator, side: int, size: int, lo: float, hi: float, background: str = "textures"
+) -> np.ndarray:
     """``float [side, side, 3]`` in [0, 1] whose luminance stays in ``[lo, hi]``: a background of kind
     ``background`` (:data:`BACKGROUNDS`; ``textures``: a random texture painted with a random
     two-colour palette whose luminances are ``lo`` and ``hi``)."""
@@ -95,17 +99,17 @@ def scene_canvas(rng: np.random.Generator, side: int, size: int, lo: float, hi: 
         dark = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), lo)
         light = glyph_colour(rng.random(), rng.uniform(0.2, 1.0), hi)
         return dark * (1.0 - t[..., None]) + light * t[..., None]
-    mid = rng.uniform(lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo))   # the scene's mean luminance
+    mid = rng.uniform(lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo))  # the scene's mean luminance
     base = glyph_colour(rng.random(), rng.uniform(0.2, 0.8), mid)
     if kind == "flat":
         return np.broadcast_to(base, (side, side, 3)).copy()
-    if kind == "smooth":   # three independent smooth fields: patches of slowly varying hue, +-5-12 % contrast
+    if kind == "smooth":  # three independent smooth fields: patches of slowly varying hue, +-5-12 % contrast
         from scipy.ndimage import gaussian_filter
 
         sigma = rng.uniform(4.0, 10.0) * size / 64
         t = np.stack([_normalise(gaussian_filter(rng.normal(size=(side, side)), sigma)) for _ in range(3)], -1)
         return np.clip(base + rng.uniform(0.05, 0.12) * (2.0 * t - 1.0), lo, hi)
-    return lo + (hi - lo) * photo_crop(rng, side)   # photos: a colour photo crop squeezed into [lo, hi]
+    return lo + (hi - lo) * photo_crop(rng, side)  # photos: a colour photo crop squeezed into [lo, hi]
 
 
 def camera_path(rng: np.random.Generator, frames: int, size: int, speed=(0.04, 0.15)) -> np.ndarray:

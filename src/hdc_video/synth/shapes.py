@@ -41,7 +41,7 @@ def _inside(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
     aspect = rng.uniform(0.85, 1.15)
     x, y = x * aspect, y / aspect
     if name == "circle":
-        return x ** 2 + y ** 2 <= 0.9 ** 2
+        return x**2 + y**2 <= 0.9**2
     if name == "square":
         s = 0.78
         return (np.abs(x) <= s) & (np.abs(y) <= s)
@@ -52,8 +52,8 @@ def _inside(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
         t = rng.uniform(0.22, 0.32)
         return ((np.abs(x) <= t) & (np.abs(y) <= 0.9)) | ((np.abs(y) <= t) & (np.abs(x) <= 0.9))
     if name == "ring":
-        r2 = x ** 2 + y ** 2
-        return (r2 <= 0.92 ** 2) & (r2 >= rng.uniform(0.45, 0.6) ** 2)
+        r2 = x**2 + y**2
+        return (r2 <= 0.92**2) & (r2 >= rng.uniform(0.45, 0.6) ** 2)
     if name == "star":
         outer = _regular(5, 0.95, rng, 0.05, phase=-np.pi / 2)
         inner = _regular(5, rng.uniform(0.38, 0.48), rng, 0.05, phase=-np.pi / 2 + np.pi / 5)
@@ -62,7 +62,7 @@ def _inside(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
         return _polygon(x, y, vx, vy)
     if name == "crescent":
         off = rng.uniform(0.35, 0.5)
-        return (x ** 2 + y ** 2 <= 0.9 ** 2) & ((x - off) ** 2 + y ** 2 >= 0.75 ** 2)
+        return (x**2 + y**2 <= 0.9**2) & ((x - off) ** 2 + y**2 >= 0.75**2)
     if name == "tee":
         t = rng.uniform(0.2, 0.3)
         return ((np.abs(y + 0.9 - t) <= t) & (np.abs(x) <= 0.9)) | ((np.abs(x) <= t) & (y >= -0.9) & (y <= 0.9))

@@ -45,8 +45,8 @@ QUANTITIES = ("out", "grad_in", "grad_w")
 @dataclass
 class LayerAgreement:
     name: str
-    shape: str                                          # the layer's input shape and kind
-    kernel: dict[str, float] = field(default_factory=dict)     # relative error to fp32 per quantity
+    shape: str  # the layer's input shape and kind
+    kernel: dict[str, float] = field(default_factory=dict)  # relative error to fp32 per quantity
     emulated: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -70,13 +70,18 @@ class Bf16Report:
     def summary(self) -> str:
         """One line: how many layers agree, or the first failure."""
         if self.ok:
-            worst = max((lay.kernel[q] / max(lay.emulated[q], 1e-12), lay.name, q)
-                        for lay in self.layers for q in QUANTITIES)
-            return (f"bf16 agrees with fp32 like correct rounding in all {len(self.layers)} layers "
-                    f"(worst: {worst[2]} of {worst[1]}, {worst[0]:.2f} x the rounding error)")
+            worst = max(
+                (lay.kernel[q] / max(lay.emulated[q], 1e-12), lay.name, q) for lay in self.layers for q in QUANTITIES
+            )
+            return (
+                f"bf16 agrees with fp32 like correct rounding in all {len(self.layers)} layers "
+                f"(worst: {worst[2]} of {worst[1]}, {worst[0]:.2f} x the rounding error)"
+            )
         bad = self.failures[0]
-        return (f"bf16 disagrees with fp32 in {len(self.failures)} of {len(self.layers)} layers; first: {bad.name} "
-                f"({bad.shape}): {'; '.join(bad.problems)}")
+        return (
+            f"bf16 disagrees with fp32 in {len(self.failures)} of {len(self.layers)} layers; first: {bad.name} "
+            f"({bad.shape}): {'; '.join(bad.problems)}"
+        )
 
 
 def _rel(a: Tensor, ref: Tensor) -> float:
@@ -90,7 +95,7 @@ def _round(x: Tensor) -> Tensor:
 def _poison(value: float) -> None:
     """Fill recycled heap memory with ``value`` (allocate and free two buffers, 4 and 16 MiB)."""
     for mib in (4, 16):
-        t = torch.full((mib * 2 ** 18,), value)
+        t = torch.full((mib * 2**18,), value)
         del t
 
 
@@ -100,7 +105,7 @@ def _call(layer: nn.Module, x: Tensor, w: Tensor, b: Tensor | None, g: Tensor):
     x = x.detach().requires_grad_()
     w = w.detach().requires_grad_()
     if isinstance(layer, nn.Conv3d):
-        y = layer._conv_forward(x, w, b)     # TimePaddedConv3d keeps its own padding rule
+        y = layer._conv_forward(x, w, b)  # TimePaddedConv3d keeps its own padding rule
     else:
         y = F.linear(x, w, b)
     gx, gw = torch.autograd.grad(y, (x, w), g.to(y.dtype).contiguous(memory_format=_layout(y)))
@@ -108,8 +113,11 @@ def _call(layer: nn.Module, x: Tensor, w: Tensor, b: Tensor | None, g: Tensor):
 
 
 def _layout(t: Tensor) -> torch.memory_format:
-    return torch.channels_last_3d if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) \
-        and not t.is_contiguous() else torch.contiguous_format
+    return (
+        torch.channels_last_3d
+        if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) and not t.is_contiguous()
+        else torch.contiguous_format
+    )
 
 
 def _check_layer(name: str, layer: nn.Module, x: Tensor, g: Tensor, ratio: float, slack: float) -> LayerAgreement:
@@ -144,7 +152,7 @@ def check_bf16(model: nn.Module, inputs: Tensor, ratio: float = RATIO, slack: fl
     the backward pass gives every output a random gradient. It runs on a copy: ``model`` (its batch
     norm statistics included) is not touched."""
     model = copy.deepcopy(model).float()
-    for m in model.modules():   # an in-place activation would rewrite a captured output
+    for m in model.modules():  # an in-place activation would rewrite a captured output
         if getattr(m, "inplace", False):
             m.inplace = False
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv3d, nn.Linear))]
@@ -154,6 +162,7 @@ def check_bf16(model: nn.Module, inputs: Tensor, ratio: float = RATIO, slack: fl
         def hook(mod, args, out):
             seen[name] = [args[0].detach()]
             out.register_hook(lambda g: seen[name].append(g.detach()))
+
         return hook
 
     for name, m in layers:

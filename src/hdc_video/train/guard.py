@@ -18,7 +18,7 @@ An optimizer that cannot take ``found_inf`` (not fused) falls back to one host r
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -36,7 +36,8 @@ class TrainingError(RuntimeError):
 
 def _takes_found_inf(optimizer: torch.optim.Optimizer) -> bool:
     return bool(getattr(optimizer, "_step_supports_amp_scaling", False)) and all(
-        g.get("fused") for g in optimizer.param_groups)
+        g.get("fused") for g in optimizer.param_groups
+    )
 
 
 class NonFiniteGuard:
@@ -48,12 +49,12 @@ class NonFiniteGuard:
     def __init__(self, device: torch.device | str, step_offset: int = 0):
         z = lambda: torch.zeros((), device=device)  # noqa: E731
         self.offset = int(step_offset)
-        self.count = z()            # steps taken by this guard
-        self.first_bad_loss = z()   # guard step of the first non-finite loss (0 = none)
-        self.run = z()              # current run of skipped updates
-        self.max_run = z()          # longest run since the last check
-        self.skipped = z()          # skipped updates since the last check
-        self.total_skipped = 0      # skipped updates over all checks (host int)
+        self.count = z()  # steps taken by this guard
+        self.first_bad_loss = z()  # guard step of the first non-finite loss (0 = none)
+        self.run = z()  # current run of skipped updates
+        self.max_run = z()  # longest run since the last check
+        self.skipped = z()  # skipped updates since the last check
+        self.total_skipped = 0  # skipped updates over all checks (host int)
 
     def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
         """``optimizer.step()``, skipped on the device when ``loss`` or ``grad_norm`` is not finite."""
@@ -74,20 +75,29 @@ class NonFiniteGuard:
         """Read the counters (syncs): raise :class:`TrainingError` on a non-finite loss or
         ``MAX_BAD_GRADS`` skipped updates in a row; log and return how many updates were skipped
         since the last check."""
-        count, first, run, max_run, skipped = (int(v) for v in torch.stack(
-            [self.count, self.first_bad_loss, self.run, self.max_run, self.skipped]).tolist())
+        count, first, run, max_run, skipped = (
+            int(v)
+            for v in torch.stack([self.count, self.first_bad_loss, self.run, self.max_run, self.skipped]).tolist()
+        )
         if (first or max_run >= MAX_BAD_GRADS) and callable(last_good):
             last_good = last_good()
         if first:
-            raise TrainingError(f"non-finite loss at step {self.offset + first} (its update was skipped); "
-                                f"stopping without saving; {last_good}")
+            raise TrainingError(
+                f"non-finite loss at step {self.offset + first} (its update was skipped); "
+                f"stopping without saving; {last_good}"
+            )
         if max_run >= MAX_BAD_GRADS:
-            raise TrainingError(f"{max_run} non-finite gradients in a row by step {self.offset + count}; "
-                                f"stopping; {last_good}")
+            raise TrainingError(
+                f"{max_run} non-finite gradients in a row by step {self.offset + count}; stopping; {last_good}"
+            )
         self.total_skipped += skipped
         if skipped:
-            log.warning("%d update(s) skipped for a non-finite gradient norm by step %d (%d in a row now)",
-                        skipped, self.offset + count, run)
+            log.warning(
+                "%d update(s) skipped for a non-finite gradient norm by step %d (%d in a row now)",
+                skipped,
+                self.offset + count,
+                run,
+            )
         self.max_run.zero_()
         self.skipped.zero_()
         return skipped

@@ -13,8 +13,14 @@ from torch import Tensor
 __all__ = ["knn_predict", "knn_top1"]
 
 
-def knn_predict(bank: Tensor, bank_labels: Tensor, queries: Tensor, k: int = 20,
-                temperature: float = 0.07, num_classes: int | None = None) -> Tensor:
+def knn_predict(
+    bank: Tensor,
+    bank_labels: Tensor,
+    queries: Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+    num_classes: int | None = None,
+) -> Tensor:
     """Predicted labels ``[Q]`` of ``queries [Q, D]`` from ``bank [N, D]`` with ``bank_labels [N]``
     (integers ``0..C-1``); vectors need not be normalised."""
     if bank.shape[0] == 0 or queries.shape[0] == 0:
@@ -28,8 +34,9 @@ def knn_predict(bank: Tensor, bank_labels: Tensor, queries: Tensor, k: int = 20,
     return votes.argmax(1)
 
 
-def knn_top1(bank: Tensor, bank_labels: Tensor, queries: Tensor, query_labels: Tensor, k: int = 20,
-             temperature: float = 0.07) -> float:
+def knn_top1(
+    bank: Tensor, bank_labels: Tensor, queries: Tensor, query_labels: Tensor, k: int = 20, temperature: float = 0.07
+) -> float:
     """Top-1 accuracy of :func:`knn_predict` (labels are integers; a query class absent from the
     bank simply cannot be predicted)."""
     c = int(max(int(bank_labels.max()), int(query_labels.max()))) + 1

@@ -31,13 +31,16 @@ class MetricsLogger:
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
+
                 self._tb = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step + 1 if resume_step else None)
             except Exception:  # noqa: BLE001 - TensorBoard is a convenience, never a failure
                 self._tb = None
 
     def log(self, step: int, values: dict[str, Any]) -> None:
-        row = {"step": step, **{k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v)
-                                for k, v in values.items()}}
+        row = {
+            "step": step,
+            **{k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in values.items()},
+        }
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
         if self._tb is not None:

@@ -57,8 +57,9 @@ class KnnMonitor:
     """``measure(backbone) -> {"knn/<label>": top-1}``; ``check(values, step)`` warns on a drop
     below the step-0 values (``self.step0``)."""
 
-    def __init__(self, data_root: str | Path, cfg, device: torch.device, dtype: torch.dtype | None,
-                 channels_last: bool = False):
+    def __init__(
+        self, data_root: str | Path, cfg, device: torch.device, dtype: torch.dtype | None, channels_last: bool = False
+    ):
         d, t = cfg.data, cfg.train
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
         self.k, self.tolerance = t.monitor_k, t.monitor_tolerance
@@ -67,10 +68,10 @@ class KnnMonitor:
             test = open_index(data_root, format=d.format, split=d.split, subset="test")
         except DataError:
             test = None
-        if test is None or len(test) == 0:       # no test split: hold out half of the training videos
+        if test is None or len(test) == 0:  # no test split: hold out half of the training videos
             half = _pick(train, 2 * t.monitor_videos, t.seed)
             order = np.random.default_rng([t.seed, 104_729]).permutation(len(half))
-            bank, queries = half.subset(order[: len(half) // 2]), half.subset(order[len(half) // 2:])
+            bank, queries = half.subset(order[: len(half) // 2]), half.subset(order[len(half) // 2 :])
         else:
             bank, queries = _pick(train, t.monitor_videos, t.seed), _pick(test, t.monitor_videos, t.seed + 1)
         attributes = Path(data_root) / "attributes.csv"
@@ -91,14 +92,14 @@ class KnnMonitor:
         ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, 1, size)
         items = [ds[i] for i in range(len(ds))]
         keep = np.array([it is not None for it in items], dtype=bool)
-        clips = [it["video"][0].half() for it in items if it is not None]   # fp16 in memory: half the size
+        clips = [it["video"][0].half() for it in items if it is not None]  # fp16 in memory: half the size
         return (torch.stack(clips) if clips else torch.empty(0)), keep
 
     @torch.no_grad()
     def _features(self, backbone: nn.Module, clips: torch.Tensor, batch: int = 32) -> torch.Tensor:
         out = []
         for lo in range(0, clips.shape[0], batch):
-            x = clips[lo:lo + batch].to(self.device, non_blocking=True).float()
+            x = clips[lo : lo + batch].to(self.device, non_blocking=True).float()
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
             with autocast(self.device, self.dtype):
@@ -118,7 +119,9 @@ class KnnMonitor:
             bl, ql = self.labels["bank"][name], self.labels["queries"][name]
             b, q = bl >= 0, ql >= 0
             if b.any() and q.any():
-                out[f"knn/{name}"] = knn_top1(bank[b.to(bank.device)], bl[b], queries[q.to(queries.device)], ql[q], self.k)
+                out[f"knn/{name}"] = knn_top1(
+                    bank[b.to(bank.device)], bl[b], queries[q.to(queries.device)], ql[q], self.k
+                )
         return out
 
     def check(self, values: dict[str, float], step: int) -> list[str]:
@@ -128,8 +131,13 @@ class KnnMonitor:
         for k in fell:
             if k not in self.warned:
                 self.warned.add(k)
-                log.warning("shortcut warning: %s kNN top-1 %.3f at step %d is below its step-0 value %.3f: "
-                            "pretraining is learning something that tells videos apart instead of this label "
-                            "(background, colour, camera motion?); try a stronger augmentation (data.preset=strong)",
-                            k.split("/", 1)[1], values[k], step, self.step0[k])
+                log.warning(
+                    "shortcut warning: %s kNN top-1 %.3f at step %d is below its step-0 value %.3f: "
+                    "pretraining is learning something that tells videos apart instead of this label "
+                    "(background, colour, camera motion?); try a stronger augmentation (data.preset=strong)",
+                    k.split("/", 1)[1],
+                    values[k],
+                    step,
+                    self.step0[k],
+                )
         return fell

@@ -55,7 +55,7 @@ __all__ = ["MAX_BAD_GRADS", "Pretrainer", "TrainingError", "build_model", "build
 class Position:
     step: int = 0
     epoch: int = 0
-    batch: int = 0        # batches already consumed in `epoch`
+    batch: int = 0  # batches already consumed in `epoch`
 
 
 def build_model(cfg: Config) -> HDC:
@@ -66,12 +66,31 @@ def build_model(cfg: Config) -> HDC:
 def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
     d = cfg.data
     index = open_index(data_root, format=d.format, split=d.split, subset="train")
-    augment = ClipAugment(d.size, scale=tuple(d.scale), flip=d.flip, jitter=d.jitter, brightness=d.brightness,
-                          contrast=d.contrast, saturation=d.saturation, hue=d.hue, grayscale=d.grayscale,
-                          blur=d.blur, blur_sigma=tuple(d.blur_sigma), lighting=d.lighting,
-                          lighting_strength=d.lighting_strength, residual=d.residual)
-    return PretrainDataset(index, make_decoder(d.decoder, d.decoder_threads), TwoCropSampler(d.clip_len, d.stride),
-                           augment, views_per_crop=d.views_per_crop, short_video=d.short_video, min_frames=d.min_frames)
+    augment = ClipAugment(
+        d.size,
+        scale=tuple(d.scale),
+        flip=d.flip,
+        jitter=d.jitter,
+        brightness=d.brightness,
+        contrast=d.contrast,
+        saturation=d.saturation,
+        hue=d.hue,
+        grayscale=d.grayscale,
+        blur=d.blur,
+        blur_sigma=tuple(d.blur_sigma),
+        lighting=d.lighting,
+        lighting_strength=d.lighting_strength,
+        residual=d.residual,
+    )
+    return PretrainDataset(
+        index,
+        make_decoder(d.decoder, d.decoder_threads),
+        TwoCropSampler(d.clip_len, d.stride),
+        augment,
+        views_per_crop=d.views_per_crop,
+        short_video=d.short_video,
+        min_frames=d.min_frames,
+    )
 
 
 def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -86,8 +105,14 @@ class Pretrainer(Runner):
     """``self.model`` is the plain :class:`HDC` (its state is what checkpoints hold); ``self.net`` is
     what the loop calls: ``self.model`` itself, or its DDP wrapper when running distributed."""
 
-    def __init__(self, cfg: Config, data_root: str | Path, out: str | Path, resume_state: dict | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        cfg: Config,
+        data_root: str | Path,
+        out: str | Path,
+        resume_state: dict | None = None,
+        progress: bool = True,
+    ):
         t = cfg.train
         torch.manual_seed(t.seed)
         super().__init__(t.device, out)
@@ -95,21 +120,25 @@ class Pretrainer(Runner):
         self.data_root = Path(data_root)
         validate_distributed(cfg, self.world, self.device.type)
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True     # fixed clip shapes: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = True  # fixed clip shapes: let cuDNN pick its fastest kernels
         self.dataset = build_pretrain_data(cfg, data_root)
         # GPU path: workers decode uint8 crops; augmentation runs batched on the device (same draw as on the CPU)
         self.augment_on_device = cfg.data.augment_on == "device" or (
-            cfg.data.augment_on == "auto" and self.device.type == "cuda")
+            cfg.data.augment_on == "auto" and self.device.type == "cuda"
+        )
         if self.augment_on_device:
             self.dataset = RawViewsDataset(self.dataset, raw_size=parse_raw_size(cfg.data.raw_size))
         if len(self.dataset.index) < t.batch_size:
-            raise TrainingError(f"{data_root}: {len(self.dataset.index)} training videos, fewer than "
-                                f"train.batch_size={t.batch_size}")
+            raise TrainingError(
+                f"{data_root}: {len(self.dataset.index)} training videos, fewer than train.batch_size={t.batch_size}"
+            )
         self.model = build_model(cfg).to(self.device)
-        self.dtype, precision = choose_precision(t.precision, self.device, self.model.backbone, cfg.data.clip_len,
-                                                 cfg.data.size, t.channels_last)
-        self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
-                                        use_channels_last(t.channels_last, self.device, self.dtype))
+        self.dtype, precision = choose_precision(
+            t.precision, self.device, self.model.backbone, cfg.data.clip_len, cfg.data.size, t.channels_last
+        )
+        self.runtime = prepare_backbone(
+            self.model.backbone, self.device, self.dtype, use_channels_last(t.channels_last, self.device, self.dtype)
+        )
         self.model.backbone_channels_last = self.runtime["channels_last"]
         if t.compile:  # in place: the state-dict keys (and so checkpoints) stay those of the plain model
             self.model.backbone.compile()
@@ -119,22 +148,38 @@ class Pretrainer(Runner):
         if resume_state is not None:
             self._load_state(resume_state)
         self.net = self._wrap(self.model)
-        self.loader = make_pretrain_loader(self.dataset, t.batch_size, t.seed,
-                                           resolve_workers(cfg.data.workers, self.world),
-                                           epoch=self.pos.epoch, start_batch=self.pos.batch,
-                                           pin_memory=self.device.type == "cuda",
-                                           max_fail_frac=cfg.data.max_fail_frac,
-                                           rank=self.rank, world_size=self.world)
+        self.loader = make_pretrain_loader(
+            self.dataset,
+            t.batch_size,
+            t.seed,
+            resolve_workers(cfg.data.workers, self.world),
+            epoch=self.pos.epoch,
+            start_batch=self.pos.batch,
+            pin_memory=self.device.type == "cuda",
+            max_fail_frac=cfg.data.max_fail_frac,
+            rank=self.rank,
+            world_size=self.world,
+        )
         self.metrics = MetricsLogger(self.out, resume_step=self.pos.step) if self.main else NullMetrics()
         self.last_good: Path | None = self.ckpt_path if resume_state is not None else None
         self.guard = NonFiniteGuard(self.device, step_offset=self.pos.step)
-        self.monitor = (KnnMonitor(data_root, cfg, self.device, self.dtype, self.runtime["channels_last"])
-                        if t.monitor_every and self.main else None)
+        self.monitor = (
+            KnnMonitor(data_root, cfg, self.device, self.dtype, self.runtime["channels_last"])
+            if t.monitor_every and self.main
+            else None
+        )
         if self.monitor is not None and resume_state is not None:
             self.monitor.step0 = dict(resume_state.get("monitor_step0", {}))
-        self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=t.compile,
-                                 precision_note=precision,
-                                 world_size=self.world, index=self.dataset.index, config=cfg.to_dict())
+        self.facts = start_facts(
+            device=self.device,
+            dtype=self.dtype,
+            runtime=self.runtime,
+            compile=t.compile,
+            precision_note=precision,
+            world_size=self.world,
+            index=self.dataset.index,
+            config=cfg.to_dict(),
+        )
 
     def _wrap(self, model: HDC) -> torch.nn.Module:
         """DDP around ``model`` when distributed, with SyncBatchNorm first (``train.sync_bn``; by
@@ -142,22 +187,34 @@ class Pretrainer(Runner):
         while the negatives come from every rank: the local-BN leak SimCLR describes."""
         sync = self.cfg.train.sync_bn if self.cfg.train.sync_bn is not None else self.device.type == "cuda"
         if self.world > 1 and not sync and self.main:
-            log.warning("BatchNorm statistics are per process (%s): each rank normalises its own %d videos while "
-                        "the negatives come from all %d ranks, which lets BatchNorm leak batch identity; %s",
-                        "train.sync_bn=false" if self.cfg.train.sync_bn is False else "no SyncBatchNorm on a CPU",
-                        self.cfg.train.batch_size // self.world, self.world,
-                        "set train.sync_bn=true" if self.device.type == "cuda" else
-                        "prefer one process with the whole batch on a CPU")
+            log.warning(
+                "BatchNorm statistics are per process (%s): each rank normalises its own %d videos while "
+                "the negatives come from all %d ranks, which lets BatchNorm leak batch identity; %s",
+                "train.sync_bn=false" if self.cfg.train.sync_bn is False else "no SyncBatchNorm on a CPU",
+                self.cfg.train.batch_size // self.world,
+                self.world,
+                "set train.sync_bn=true"
+                if self.device.type == "cuda"
+                else "prefer one process with the whole batch on a CPU",
+            )
         return self.wrap(model, sync_bn=sync, find_unused=model.has_unused_parameters)
 
     # --- checkpoints --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "config": self.cfg.to_dict(), "data_root": str(self.data_root),
-                "step": self.pos.step, "epoch": self.pos.epoch, "batch": self.pos.batch,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                "stage_channels": list(self.model.backbone.stage_channels),
-                "monitor_step0": dict(self.monitor.step0) if self.monitor is not None else {}}
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.cfg.to_dict(),
+            "data_root": str(self.data_root),
+            "step": self.pos.step,
+            "epoch": self.pos.epoch,
+            "batch": self.pos.batch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_state(),
+            "stage_channels": list(self.model.backbone.stage_channels),
+            "monitor_step0": dict(self.monitor.step0) if self.monitor is not None else {},
+        }
 
     def _load_state(self, st: dict) -> None:
         self.model.load_state_dict(st["model"])
@@ -177,34 +234,44 @@ class Pretrainer(Runner):
         while True:
             self.loader.sampler.set_epoch(self.pos.epoch)
             self.loader.sampler.set_start(self.pos.batch)
-            for batch in self.loader:
-                yield batch
+            yield from self.loader
             self.pos.epoch, self.pos.batch = self.pos.epoch + 1, 0
 
     def run(self) -> dict:
         t = self.cfg.train
         self.net.train()
-        bar = tqdm(total=t.steps, initial=self.pos.step, disable=not (self.progress and self.main), desc="pretrain",
-                   unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=t.steps,
+            initial=self.pos.step,
+            disable=not (self.progress and self.main),
+            desc="pretrain",
+            unit="step",
+            dynamic_ncols=True,
+        )
         first_loss = last_loss = None
         tick, logged_at = time.perf_counter(), self.pos.step
         started, start_step, clips_per_step = tick, self.pos.step, None
         self.announce(self.facts, "pretraining")
         knn: dict[str, float] = {}
-        if self.monitor is not None and not self.monitor.step0:     # the baseline: the network at step 0
+        if self.monitor is not None and not self.monitor.step0:  # the baseline: the network at step 0
             knn = self.monitor.step0 = self.monitor.measure(self.model.backbone)
             self.metrics.log(self.pos.step, self._monitor_row(knn))
         try:
             batches = self._batches()
             while self.pos.step < t.steps:
                 batch = next(batches)
-                video = (views_to_device(batch["video"], self.dataset.clip_augment, self.device)
-                         if self.augment_on_device else batch["video"].to(self.device, non_blocking=True))
+                video = (
+                    views_to_device(batch["video"], self.dataset.clip_augment, self.device)
+                    if self.augment_on_device
+                    else batch["video"].to(self.device, non_blocking=True)
+                )
                 overlap, ids = batch.get("overlap"), batch.get("index")
-                lr = self.optimizer.param_groups[0]["lr"]          # the lr this step uses
+                lr = self.optimizer.param_groups[0]["lr"]  # the lr this step uses
                 loss, grad_norm, logs = self.step(
-                    video, None if overlap is None else overlap.to(self.device, non_blocking=True),
-                    None if ids is None else ids.to(self.device, non_blocking=True))
+                    video,
+                    None if overlap is None else overlap.to(self.device, non_blocking=True),
+                    None if ids is None else ids.to(self.device, non_blocking=True),
+                )
                 clips_per_step = video.shape[0] * video.shape[1] * self.world
                 self.scheduler.step()
                 self.pos.step += 1
@@ -215,58 +282,82 @@ class Pretrainer(Runner):
                     self.metrics.log(self.pos.step, self._monitor_row(knn))
                     bar.set_postfix_str(f"knn {_knn_text(knn, self.monitor.step0)}", refresh=False)
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
-                    self.guard.check(self._where)         # the step's only host reads are here
+                    self.guard.check(self._where)  # the step's only host reads are here
                     now = time.perf_counter()
                     n_clips = clips_per_step * (self.pos.step - logged_at)
                     logged_at = self.pos.step
-                    row = {"loss": float(loss.detach()), "lr": lr,
-                           "grad_norm": float(grad_norm), "epoch": self.pos.epoch,
-                           "clips_per_s": n_clips / max(now - tick, 1e-9), **_scalar_logs(logs)}
+                    row = {
+                        "loss": float(loss.detach()),
+                        "lr": lr,
+                        "grad_norm": float(grad_norm),
+                        "epoch": self.pos.epoch,
+                        "clips_per_s": n_clips / max(now - tick, 1e-9),
+                        **_scalar_logs(logs),
+                    }
                     tick = now
                     self.metrics.log(self.pos.step, row)
                     last_loss = row["loss"]
                     first_loss = last_loss if first_loss is None else first_loss
-                    bar.set_postfix_str(f"loss {row['loss']:.3f}, {row['clips_per_s']:.0f} clips/s"
-                                        + (f", knn {_knn_text(knn, self.monitor.step0)}" if knn else ""))
+                    bar.set_postfix_str(
+                        f"loss {row['loss']:.3f}, {row['clips_per_s']:.0f} clips/s"
+                        + (f", knn {_knn_text(knn, self.monitor.step0)}" if knn else "")
+                    )
                 bar.update(1)
                 if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
-                    self.guard.check(self._where)         # never save after a non-finite loss
+                    self.guard.check(self._where)  # never save after a non-finite loss
                     self.save()
                 self.fault_after_step(self.pos.step)
         finally:
             bar.close()
             self.metrics.close()
-        self.loader.skips.end_epoch(self.pos.epoch)      # the summary of a partial last epoch
+        self.loader.skips.end_epoch(self.pos.epoch)  # the summary of a partial last epoch
         wall = time.perf_counter() - started
-        end = {"steps": self.pos.step, "steps_this_run": self.pos.step - start_step, "wall_s": round(wall, 2),
-               "clips_per_s": round((clips_per_step or 0) * (self.pos.step - start_step) / max(wall, 1e-9), 2),
-               "skipped_updates": self.guard.total_skipped, "skipped_videos": len(self.loader.skips.failed),
-               "first_loss": first_loss, "last_loss": last_loss}
+        end = {
+            "steps": self.pos.step,
+            "steps_this_run": self.pos.step - start_step,
+            "wall_s": round(wall, 2),
+            "clips_per_s": round((clips_per_step or 0) * (self.pos.step - start_step) / max(wall, 1e-9), 2),
+            "skipped_updates": self.guard.total_skipped,
+            "skipped_videos": len(self.loader.skips.failed),
+            "first_loss": first_loss,
+            "last_loss": last_loss,
+        }
         self.finish(self.facts, end, "pretraining")
-        return {"steps": self.pos.step, "first_loss": first_loss, "last_loss": last_loss,
-                "checkpoint": str(self.ckpt_path), "skipped_videos": dict(self.loader.skips.failed),
-                "skipped_updates": self.guard.total_skipped, "wall_s": end["wall_s"]}
+        return {
+            "steps": self.pos.step,
+            "first_loss": first_loss,
+            "last_loss": last_loss,
+            "checkpoint": str(self.ckpt_path),
+            "skipped_videos": dict(self.loader.skips.failed),
+            "skipped_updates": self.guard.total_skipped,
+            "wall_s": end["wall_s"],
+        }
 
-    def step(self, video: torch.Tensor, overlap: torch.Tensor | None = None,
-             ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def step(
+        self, video: torch.Tensor, overlap: torch.Tensor | None = None, ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """One update: forward, backward, gradient clipping and the guarded optimizer step, with no
         host sync (tested): a non-finite loss or gradient skips the update on the device and is
         reported at the next :meth:`NonFiniteGuard.check`. Returns device tensors."""
         t = self.cfg.train
         with autocast(self.device, self.dtype):
-            loss, logs = self.net(video, overlap, ids)   # the global batch's loss, the same on every rank
+            loss, logs = self.net(video, overlap, ids)  # the global batch's loss, the same on every rank
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                   t.clip_grad if t.clip_grad > 0 else float("inf"))
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), t.clip_grad if t.clip_grad > 0 else float("inf")
+        )
         self.guard.step(self.optimizer, loss, grad_norm)
-        self.model.momentum_update()       # the key encoder follows (method.momentum; a no-op without)
+        self.model.momentum_update()  # the key encoder follows (method.momentum; a no-op without)
         return loss, grad_norm, logs
 
     def _monitor_row(self, knn: dict[str, float]) -> dict[str, float]:
         """The monitor's numbers beside their step-0 values (``knn0/<label>``) for metrics.jsonl."""
-        return {**knn, **{k.replace("knn/", "knn0/"): v for k, v in self.monitor.step0.items()}} \
-            if self.monitor.step0 else dict(knn)
+        return (
+            {**knn, **{k.replace("knn/", "knn0/"): v for k, v in self.monitor.step0.items()}}
+            if self.monitor.step0
+            else dict(knn)
+        )
 
     def _where(self) -> str:
         if self.last_good is None:
@@ -288,8 +379,14 @@ def _knn_text(knn: dict[str, float], step0: dict[str, float]) -> str:
     return f"{key[4:]} {knn[key]:.2f} ({step0.get(key, float('nan')):.2f})"
 
 
-def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | None = None,
-             overrides: list[str] | None = None, resume: bool | str = False, progress: bool = True) -> dict:
+def pretrain(
+    data_root: str | Path,
+    out: str | Path,
+    config_files: list[str] | None = None,
+    overrides: list[str] | None = None,
+    resume: bool | str = False,
+    progress: bool = True,
+) -> dict:
     """Build the config, prepare the run folder and train. Returns a summary dict.
 
     ``resume``: False (``out`` must not hold a run), True (it must), or ``"auto"`` (resume when
@@ -310,8 +407,9 @@ def pretrain(data_root: str | Path, out: str | Path, config_files: list[str] | N
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     trainer = Pretrainer(cfg, data_root, out, resume_state=state, progress=progress)
     if state is not None:
-        log.info("resuming %s from step %d (epoch %d, batch %d)", out, trainer.pos.step, trainer.pos.epoch,
-                 trainer.pos.batch)
+        log.info(
+            "resuming %s from step %d (epoch %d, batch %d)", out, trainer.pos.step, trainer.pos.epoch, trainer.pos.batch
+        )
     summary = trainer.run()
     if summary["last_loss"] is not None and not math.isfinite(summary["last_loss"]):
         raise TrainingError("training ended with a non-finite loss")

@@ -39,8 +39,17 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
-def start_facts(*, device: torch.device, dtype: torch.dtype | None, runtime: dict, compile: bool,
-                world_size: int, index, config: dict[str, Any], precision_note: str = "") -> dict[str, Any]:
+def start_facts(
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    runtime: dict,
+    compile: bool,
+    world_size: int,
+    index,
+    config: dict[str, Any],
+    precision_note: str = "",
+) -> dict[str, Any]:
     """The start-up facts of a run (``runtime``: what :func:`~hdc_video.train.runtime.prepare_backbone`
     did; ``index``: the training :class:`~hdc_video.data.indexes.VideoIndex`)."""
     return {
@@ -52,28 +61,56 @@ def start_facts(*, device: torch.device, dtype: torch.dtype | None, runtime: dic
         "compile": bool(compile),
         "world_size": int(world_size),
         "torch": torch.__version__,
-        "dataset": {"root": str(index.root), "format": index.format or "?", "videos": len(index),
-                    "classes": len(index.classes), "skipped_up_front": int(index.known_bad)},
+        "dataset": {
+            "root": str(index.root),
+            "format": index.format or "?",
+            "videos": len(index),
+            "classes": len(index.classes),
+            "skipped_up_front": int(index.known_bad),
+        },
         "config": config,
     }
 
 
 def log_start(facts: dict[str, Any], what: str = "run") -> None:
     d = facts["dataset"]
-    pad = (f", {facts['time_padded_convs']} conv3d with explicit time padding (CPU bf16 workaround)"
-           if facts["time_padded_convs"] else "")
-    log.info("%s on %s; precision %s, %s%s; compile %s; %d process(es); torch %s", what, facts["device"],
-             facts["precision_note"], facts["memory_layout"], pad, "on" if facts["compile"] else "off",
-             facts["world_size"], facts["torch"])
-    log.info("dataset %s: format %s, %d videos, %d classes, %d skipped up front (bad_videos.txt)",
-             d["root"], d["format"], d["videos"], d["classes"], d["skipped_up_front"])
+    pad = (
+        f", {facts['time_padded_convs']} conv3d with explicit time padding (CPU bf16 workaround)"
+        if facts["time_padded_convs"]
+        else ""
+    )
+    log.info(
+        "%s on %s; precision %s, %s%s; compile %s; %d process(es); torch %s",
+        what,
+        facts["device"],
+        facts["precision_note"],
+        facts["memory_layout"],
+        pad,
+        "on" if facts["compile"] else "off",
+        facts["world_size"],
+        facts["torch"],
+    )
+    log.info(
+        "dataset %s: format %s, %d videos, %d classes, %d skipped up front (bad_videos.txt)",
+        d["root"],
+        d["format"],
+        d["videos"],
+        d["classes"],
+        d["skipped_up_front"],
+    )
     log.info("config: %s", json.dumps(facts["config"], separators=(",", ":")))
 
 
 def log_end(end: dict[str, Any], what: str = "run") -> None:
-    log.info("%s finished: %d steps in %.1f s (%.1f clips/s); %d update(s) skipped (non-finite); "
-             "%d video(s) skipped", what, end["steps"], end["wall_s"], end["clips_per_s"], end["skipped_updates"],
-             end["skipped_videos"])
+    log.info(
+        "%s finished: %d steps in %.1f s (%.1f clips/s); %d update(s) skipped (non-finite); %d video(s) skipped",
+        what,
+        end["steps"],
+        end["wall_s"],
+        end["clips_per_s"],
+        end["skipped_updates"],
+        end["skipped_videos"],
+    )
 
 
 def write_run_json(out: Path, start: dict[str, Any], end: dict[str, Any] | None = None) -> Path:
@@ -83,4 +120,3 @@ def write_run_json(out: Path, start: dict[str, Any], end: dict[str, Any] | None 
     tmp.write_text(json.dumps({"start": start, "end": end}, indent=1, default=str) + "\n")
     tmp.replace(path)
     return path
-

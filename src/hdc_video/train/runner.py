@@ -45,8 +45,10 @@ def open_run(out: Path, resume: bool | str, fmt: str, what: str) -> dict | None:
             log.info("--auto-resume: %s holds a checkpoint, resuming it", out)
     if not resume:
         if ckpt.exists():
-            raise TrainingError(f"{out} already holds a {what} run (checkpoint.pt); pass --resume to continue it "
-                                f"or choose another --out")
+            raise TrainingError(
+                f"{out} already holds a {what} run (checkpoint.pt); pass --resume to continue it "
+                f"or choose another --out"
+            )
         return None
     state = load_checkpoint(ckpt)
     if state.get("format") != fmt:
@@ -59,8 +61,10 @@ def refuse_changes(changed: list[str], allowed: set[str], name=str) -> None:
     (``name`` spells a key the way the user gave it, e.g. ``--num-clips``)."""
     frozen = [k for k in changed if k not in allowed]
     if frozen:
-        raise ConfigError(f"cannot change {', '.join(map(name, frozen))} when resuming "
-                          f"(only {', '.join(name(k) for k in sorted(allowed))} may change)")
+        raise ConfigError(
+            f"cannot change {', '.join(map(name, frozen))} when resuming "
+            f"(only {', '.join(name(k) for k in sorted(allowed))} may change)"
+        )
 
 
 def enter_run(device: str, out: Path) -> None:
@@ -79,7 +83,7 @@ class Runner:
 
     def __init__(self, device: str, out: str | Path):
         dev = resolve_device(device)
-        ddp.init_distributed(dev)                       # no-op outside torchrun
+        ddp.init_distributed(dev)  # no-op outside torchrun
         self.device = ddp.local_device(dev)
         self.rank, self.world = dist.rank(), dist.world_size()
         self.main = self.rank == 0

@@ -56,8 +56,9 @@ def cpu_bf16_path() -> str:
     uncapped = cap in ("ALL", "DEFAULT")
     if "amx_bf16" in flags and (uncapped or "AMX" in cap):
         return "amx"
-    if "avx512_bf16" in flags and (uncapped or "AMX" in cap or cap in ("AVX512_CORE_BF16", "AVX512_CORE_FP16",
-                                                                       "AVX10_1_512")):
+    if "avx512_bf16" in flags and (
+        uncapped or "AMX" in cap or cap in ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512")
+    ):
         return "avx512_core_bf16"
     return "none"
 
@@ -101,14 +102,24 @@ def precision_note(precision: str, device: torch.device, dtype: torch.dtype | No
     if path == "none":
         return "fp32 (auto: this CPU has no native bf16, where bf16 would be emulated and slower)"
     if dtype is None:
-        return (f"fp32 (auto: bf16 training on oneDNN's {_PATH_NAMES[path]} kernels has not been shown to train "
-                "like fp32 -- docs/PERFORMANCE.md; train.precision=bf16 forces it)")
-    return (f"bf16 (auto: oneDNN's {_PATH_NAMES[path]} kernels, shown to train like fp32 -- docs/PERFORMANCE.md; "
-            "per-layer check passed; train.precision=fp32 opts out)")
+        return (
+            f"fp32 (auto: bf16 training on oneDNN's {_PATH_NAMES[path]} kernels has not been shown to train "
+            "like fp32 -- docs/PERFORMANCE.md; train.precision=bf16 forces it)"
+        )
+    return (
+        f"bf16 (auto: oneDNN's {_PATH_NAMES[path]} kernels, shown to train like fp32 -- docs/PERFORMANCE.md; "
+        "per-layer check passed; train.precision=fp32 opts out)"
+    )
 
 
-def choose_precision(precision: str, device: torch.device, backbone: torch.nn.Module, clip_len: int, size: int,
-                     channels_last: str = "auto") -> tuple[torch.dtype | None, str]:
+def choose_precision(
+    precision: str,
+    device: torch.device,
+    backbone: torch.nn.Module,
+    clip_len: int,
+    size: int,
+    channels_last: str = "auto",
+) -> tuple[torch.dtype | None, str]:
     """A trainer's precision and the start-up line saying why. Where ``auto`` resolves to bf16 on a
     CPU, the per-layer check runs on a copy of ``backbone`` prepared as the trainer will run it; a
     failure means fp32."""
@@ -142,8 +153,9 @@ def needs_time_padding(device: torch.device, dtype: torch.dtype | None) -> bool:
     return device.type == "cpu" and dtype == torch.bfloat16
 
 
-def prepare_backbone(backbone: torch.nn.Module, device: torch.device, dtype: torch.dtype | None,
-                     channels_last: bool) -> dict:
+def prepare_backbone(
+    backbone: torch.nn.Module, device: torch.device, dtype: torch.dtype | None, channels_last: bool
+) -> dict:
     """Memory layout and the CPU bf16 workaround, in place, before an optimizer is built; returns
     what was done (``channels_last``, ``time_padded_convs``) for the run's start-up log."""
     if channels_last:

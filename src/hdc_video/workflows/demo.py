@@ -29,21 +29,47 @@ from hdc_video.synth import generate_benchmark
 from hdc_video.train.pretrain import pretrain
 from hdc_video.workflows.verdict import MARGIN, verdicts
 
-
 log = logging.getLogger("hdc_video")
 
 # 6 shapes x 5 motions x 16 videos (360 train, 120 test), 32 frames of 64^2, scene nuisances
-BENCH = dict(digits=6, motions=5, videos_per_class=16, test_groups=4, frames=32, size=64, seed=0,
-             nuisance="scene", glyphs="shapes")
+BENCH = dict(
+    digits=6,
+    motions=5,
+    videos_per_class=16,
+    test_groups=4,
+    frames=32,
+    size=64,
+    seed=0,
+    nuisance="scene",
+    glyphs="shapes",
+)
 # the demo recipe (configs/demo.yaml) for STEPS steps each: HDC, whole and the evaluation in 10 minutes
 STEPS = 300
 MONITOR = ["train.monitor_every=50"]
 # --quick: the same path end to end in about a minute; its numbers mean nothing
-QUICK_BENCH = dict(digits=3, motions=4, videos_per_class=4, test_groups=1, frames=24, size=48, seed=0,
-                   nuisance="scene", glyphs="shapes")
-QUICK = ["model.width=0.125", "method.head_hidden=32", "method.head_dim=16", "data.clip_len=4", "data.size=32",
-         "train.batch_size=8", "train.steps=6", "train.warmup_steps=2", "train.monitor_every=3",
-         "train.monitor_videos=12"]
+QUICK_BENCH = dict(
+    digits=3,
+    motions=4,
+    videos_per_class=4,
+    test_groups=1,
+    frames=24,
+    size=48,
+    seed=0,
+    nuisance="scene",
+    glyphs="shapes",
+)
+QUICK = [
+    "model.width=0.125",
+    "method.head_hidden=32",
+    "method.head_dim=16",
+    "data.clip_len=4",
+    "data.size=32",
+    "train.batch_size=8",
+    "train.steps=6",
+    "train.warmup_steps=2",
+    "train.monitor_every=3",
+    "train.monitor_videos=12",
+]
 PROBES = [("appearance", "appearance"), ("motion", "motion"), ("action", None)]
 MODELS = (("HDC", "hdc", []), ("whole", "whole", ["method.name=whole", "train.monitor_every=0"]))
 NUM_CLIPS = 4
@@ -81,8 +107,12 @@ def _evaluate(tag: str, model: FeatureSource, bench: Path, out: Path, workers: i
     model.data, model.num_clips, model.workers = bench, NUM_CLIPS, workers
     extract(model, feats, labels=bench / "attributes.csv")
     cached = FeatureSource(features=feats)
-    results = {name: linear_probe(cached, out / f"linear_{name}", labels=bench / "attributes.csv" if column else None,
-                                  column=column) for name, column in PROBES}
+    results = {
+        name: linear_probe(
+            cached, out / f"linear_{name}", labels=bench / "attributes.csv" if column else None, column=column
+        )
+        for name, column in PROBES
+    }
     results["retrieval"] = retrieve(cached, out / "retrieve")
     log.info("%s: evaluation written to %s", tag, out)
     return results
@@ -102,8 +132,9 @@ def format_table(results: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrite: bool = False,
-             quick: bool = False) -> dict:
+def run_demo(
+    out: Path, steps: int | None = None, config: str = "demo", overwrite: bool = False, quick: bool = False
+) -> dict:
     out = Path(out)
     if overwrite and out.exists():
         if not ((out / "bench" / "meta.json").exists() or (out / "results.json").exists()):
@@ -124,42 +155,65 @@ def run_demo(out: Path, steps: int | None = None, config: str = "demo", overwrit
     ckpt = out / "hdc" / "checkpoint.pt"
     cfg = build_config(base=load_checkpoint(ckpt)["config"])
     workers = resolve_workers(cfg.data.workers)
-    results = {"random init": _evaluate("random init", FeatureSource(checkpoint=ckpt, random_init=True,
-                                                                     seed=cfg.train.seed), bench, out / "eval" / "random",
-                                        workers)}
+    results = {
+        "random init": _evaluate(
+            "random init",
+            FeatureSource(checkpoint=ckpt, random_init=True, seed=cfg.train.seed),
+            bench,
+            out / "eval" / "random",
+            workers,
+        )
+    }
     for tag, folder, _ in reversed(MODELS):
-        results[tag] = _evaluate(tag, FeatureSource(checkpoint=out / folder / "checkpoint.pt"), bench,
-                                 out / "eval" / folder, workers)
+        results[tag] = _evaluate(
+            tag, FeatureSource(checkpoint=out / folder / "checkpoint.pt"), bench, out / "eval" / folder, workers
+        )
     times["evaluation_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    evals = [out / "eval" / m / d for m in ("hdc", "whole", "random")
-             for d in ("features", "linear_motion", "linear_appearance", "linear_action", "retrieve")]
+    evals = [
+        out / "eval" / m / d
+        for m in ("hdc", "whole", "random")
+        for d in ("features", "linear_motion", "linear_appearance", "linear_action", "retrieve")
+    ]
     report = write_report(out / "hdc", evals, out / "report")
     times["report_s"] = time.perf_counter() - t
     times["total_s"] = time.perf_counter() - t0
     table = format_table(results)
     d = cfg.data
-    protocol = (f"split 1 of the built-in nuisance benchmark ({spec['digits']} shapes x {spec['motions']} motions, "
-                f"{spec['videos_per_class']} videos/class, scene nuisances); backbone {cfg.model.backbone} width "
-                f"{cfg.model.width}; HDC and whole: the {config} recipe for {cfg.train.steps} steps each; "
-                f"{NUM_CLIPS} clips x 1 centre crop, {d.clip_len} frames stride {d.stride}, {d.size}px; "
-                f"last-stage features, logistic regression")
+    protocol = (
+        f"split 1 of the built-in nuisance benchmark ({spec['digits']} shapes x {spec['motions']} motions, "
+        f"{spec['videos_per_class']} videos/class, scene nuisances); backbone {cfg.model.backbone} width "
+        f"{cfg.model.width}; HDC and whole: the {config} recipe for {cfg.train.steps} steps each; "
+        f"{NUM_CLIPS} clips x 1 centre crop, {d.clip_len} frames stride {d.stride}, {d.size}px; "
+        f"last-stage features, logistic regression"
+    )
     claims = verdicts(results, {tag: out / folder for tag, folder, _ in MODELS})
-    summary = {"results": results, "times": times, "protocol": protocol, "table": table, "verdicts": claims,
-               "report": str(report)}
+    summary = {
+        "results": results,
+        "times": times,
+        "protocol": protocol,
+        "table": table,
+        "verdicts": claims,
+        "report": str(report),
+    }
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     said = "\n".join(f"* {c}" for c in claims)
-    (out / "results.md").write_text(f"# hdc demo\n\n{protocol}\n\n{table}\n\n{said}\n\nwall time: "
-                                    f"{times['total_s']:.0f} s\n")
+    (out / "results.md").write_text(
+        f"# hdc demo\n\n{protocol}\n\n{table}\n\n{said}\n\nwall time: {times['total_s']:.0f} s\n"
+    )
     print()
     print(table)
-    print(f"\nverdicts (a difference under {MARGIN} is within what {spec['test_groups'] * spec['digits'] * spec['motions']}"
-          " test videos give by chance):")
+    print(
+        f"\nverdicts (a difference under {MARGIN} is within what "
+        f"{spec['test_groups'] * spec['digits'] * spec['motions']} test videos give by chance):"
+    )
     for c in claims:
         print(f"  {c}")
     print(f"\n{protocol}")
-    print(f"wall time {times['total_s']:.0f} s (benchmark {times['benchmark_s']:.0f} s, HDC "
-          f"{times['pretrain_hdc_s']:.0f} s, whole {times['pretrain_whole_s']:.0f} s, evaluation "
-          f"{times['evaluation_s']:.0f} s, report {times['report_s']:.0f} s); everything is in {out}")
+    print(
+        f"wall time {times['total_s']:.0f} s (benchmark {times['benchmark_s']:.0f} s, HDC "
+        f"{times['pretrain_hdc_s']:.0f} s, whole {times['pretrain_whole_s']:.0f} s, evaluation "
+        f"{times['evaluation_s']:.0f} s, report {times['report_s']:.0f} s); everything is in {out}"
+    )
     print(f"report: {report}")
     return summary

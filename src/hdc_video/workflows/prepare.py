@@ -22,8 +22,14 @@ from pathlib import Path
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes.common import is_video_file
 
-ENCODERS = {".avi": "mpeg4", ".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".m4v": "libx264",
-            ".webm": "libvpx-vp9"}
+ENCODERS = {
+    ".avi": "mpeg4",
+    ".mp4": "libx264",
+    ".mkv": "libx264",
+    ".mov": "libx264",
+    ".m4v": "libx264",
+    ".webm": "libvpx-vp9",
+}
 SKIP_FILES = {"verify.csv"}
 
 
@@ -68,8 +74,12 @@ def reencode(src: Path, dst: Path, short_side: int | None = 128, gop: int = 8, q
                         ost.codec_context.flags |= av.codec.context.Flags.qscale
                         ost.codec_context.global_quality = int(quality) * 118
                     elif codec == "libx264":
-                        ost.options = {"crf": str(6 * quality), "preset": "veryfast", "keyint": str(gop),
-                                       "min-keyint": str(gop)}
+                        ost.options = {
+                            "crf": str(6 * quality),
+                            "preset": "veryfast",
+                            "keyint": str(gop),
+                            "min-keyint": str(gop),
+                        }
                     elif codec == "libvpx-vp9":
                         ost.options = {"crf": str(10 * quality), "b": "0", "deadline": "realtime"}
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
@@ -116,8 +126,15 @@ def _task(args) -> tuple[str, str, str]:
         return rel, "failed", " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
 
 
-def prepare(src: str | Path, dst: str | Path, short_side: int | None = 128, gop: int = 8, quality: int = 3,
-            workers: int = 2, progress: bool = True) -> dict:
+def prepare(
+    src: str | Path,
+    dst: str | Path,
+    short_side: int | None = 128,
+    gop: int = 8,
+    quality: int = 3,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict:
     """Re-encode the dataset at ``src`` into ``dst`` (same layout). Returns counts and failures."""
     from tqdm import tqdm
 
@@ -129,8 +146,9 @@ def prepare(src: str | Path, dst: str | Path, short_side: int | None = 128, gop:
     tasks = []
     for dirpath, dirnames, filenames in os.walk(src):
         d = Path(dirpath)
-        frame_dirs = [n for n in dirnames if any(Path(f).suffix.lower() in (".jpg", ".jpeg")
-                                                  for f in os.listdir(d / n)[:64])]
+        frame_dirs = [
+            n for n in dirnames if any(Path(f).suffix.lower() in (".jpg", ".jpeg") for f in os.listdir(d / n)[:64])
+        ]
         dirnames[:] = [n for n in dirnames if n not in frame_dirs and not n.startswith(".")]
         for name in frame_dirs + [f for f in filenames if not f.startswith(".") and f not in SKIP_FILES]:
             rel = (d / name).relative_to(src).as_posix()
@@ -154,5 +172,10 @@ def prepare(src: str | Path, dst: str | Path, short_side: int | None = 128, gop:
     finally:
         bar.close()
     counts = {k: sum(1 for r in results if r[1] == k) for k in ("encoded", "copied", "kept", "failed")}
-    return {"src": str(src), "dst": str(dst), **counts, "seconds": round(time.perf_counter() - t0, 2),
-            "failures": sorted((r[0], r[2]) for r in results if r[1] == "failed")}
+    return {
+        "src": str(src),
+        "dst": str(dst),
+        **counts,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "failures": sorted((r[0], r[2]) for r in results if r[1] == "failed"),
+    }

@@ -38,7 +38,6 @@ from hdc_video.config import ConfigError, build_config, config_search_path
 from hdc_video.data.errors import DataError
 from hdc_video.data.loading import resolve_workers
 
-
 log = logging.getLogger("hdc_video")
 
 __all__ = ["Grid", "Row", "load_grid", "run_study", "summarise", "format_study"]
@@ -47,7 +46,7 @@ __all__ = ["Grid", "Row", "load_grid", "run_study", "summarise", "format_study"]
 @dataclass
 class Row:
     name: str
-    config: list[str] = field(default_factory=list)      # extra config files after the grid's base
+    config: list[str] = field(default_factory=list)  # extra config files after the grid's base
     overrides: list[str] = field(default_factory=list)
     random_init: bool = False
     note: str = ""
@@ -100,19 +99,29 @@ def load_grid(name: str | Path) -> Grid:
         bad = set(spec) - {"config", "overrides", "random_init", "note"}
         if bad:
             raise ConfigError(f"{path}: row {rname!r}: unknown key(s) {', '.join(sorted(bad))}")
-        rows.append(Row(str(rname), [str(c) for c in _as_list(spec.get("config"), f"{rname}.config")],
-                        [str(o) for o in _as_list(spec.get("overrides"), f"{rname}.overrides")],
-                        bool(spec.get("random_init", False)), str(spec.get("note", ""))))
+        rows.append(
+            Row(
+                str(rname),
+                [str(c) for c in _as_list(spec.get("config"), f"{rname}.config")],
+                [str(o) for o in _as_list(spec.get("overrides"), f"{rname}.overrides")],
+                bool(spec.get("random_init", False)),
+                str(spec.get("note", "")),
+            )
+        )
     if not rows:
         raise ConfigError(f"{path}: a grid needs at least one row")
     ev = data.get("eval") or {}
-    grid = Grid(name=str(data.get("name", path.stem)), rows=rows,
-                config=[str(c) for c in _as_list(data.get("config", "demo"), "config")],
-                overrides=[str(o) for o in _as_list(data.get("overrides"), "overrides")],
-                seeds=[int(s) for s in _as_list(data.get("seeds", [0]), "seeds")],
-                num_clips=int(ev.get("num_clips", 4)), labels=ev.get("labels"),
-                description=str(data.get("description", "")))
-    for row in grid.rows:                      # every row's config must build before any work
+    grid = Grid(
+        name=str(data.get("name", path.stem)),
+        rows=rows,
+        config=[str(c) for c in _as_list(data.get("config", "demo"), "config")],
+        overrides=[str(o) for o in _as_list(data.get("overrides"), "overrides")],
+        seeds=[int(s) for s in _as_list(data.get("seeds", [0]), "seeds")],
+        num_clips=int(ev.get("num_clips", 4)),
+        labels=ev.get("labels"),
+        description=str(data.get("description", "")),
+    )
+    for row in grid.rows:  # every row's config must build before any work
         files, over = grid.row_config(row)
         try:
             build_config(files, over)
@@ -122,6 +131,7 @@ def load_grid(name: str | Path) -> Grid:
 
 
 # ------------------------------------------------------------------------------ one run
+
 
 def _pretrain(data: Path, run: Path, files: list[str], overrides: list[str], progress: bool) -> None:
     from hdc_video.checkpoint import load_checkpoint
@@ -146,8 +156,15 @@ def _evaluate(data: Path, run: Path, grid: Grid, row: Row, seed: int, cfg, progr
     feats = run / "features"
     if not (feats / "metrics.json").is_file():
         if row.random_init:
-            model = FeatureSource(random_init=True, backbone=cfg.model.backbone, width=cfg.model.width,
-                                  clip_len=cfg.data.clip_len, stride=cfg.data.stride, size=cfg.data.size, seed=seed)
+            model = FeatureSource(
+                random_init=True,
+                backbone=cfg.model.backbone,
+                width=cfg.model.width,
+                clip_len=cfg.data.clip_len,
+                stride=cfg.data.stride,
+                size=cfg.data.size,
+                seed=seed,
+            )
         else:
             model = FeatureSource(checkpoint=run / "checkpoint.pt")
         model.data, model.num_clips, model.progress = data, grid.num_clips, progress
@@ -194,8 +211,15 @@ def _levels(metrics: dict) -> dict[str, dict[str, float]]:
     return {k: {"video": float(v["top1_video"]), "clip": float(v["top1_clip"])} for k, v in per.items()}
 
 
-def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | None = None,
-              rows: list[str] | None = None, extra: list[str] = (), progress: bool = True) -> dict:
+def run_study(
+    grid: Grid,
+    data: str | Path,
+    out: str | Path,
+    seeds: list[int] | None = None,
+    rows: list[str] | None = None,
+    extra: list[str] = (),
+    progress: bool = True,
+) -> dict:
     """Run (or continue) every row x seed of ``grid`` on ``data`` into ``out``; write and return
     the summary (:func:`summarise`) of every finished run in ``out`` -- the ones just run and those
     of earlier calls with other ``rows`` / ``seeds``."""
@@ -205,14 +229,25 @@ def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | 
     seeds = list(seeds) if seeds else grid.seeds
     chosen = [r for r in grid.rows if rows is None or r.name in rows]
     if rows is not None and len(chosen) != len(set(rows)):
-        raise ConfigError(f"unknown row(s) {', '.join(sorted(set(rows) - {r.name for r in grid.rows}))}; "
-                          f"the grid has {', '.join(r.name for r in grid.rows)}")
+        raise ConfigError(
+            f"unknown row(s) {', '.join(sorted(set(rows) - {r.name for r in grid.rows}))}; "
+            f"the grid has {', '.join(r.name for r in grid.rows)}"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "grid.json").write_text(json.dumps({"grid": grid.__dict__ | {"rows": [r.__dict__ for r in grid.rows]},
-                                               "data": str(data), "seeds": seeds, "extra": list(extra)},
-                                              indent=1, default=str))
+    (out / "grid.json").write_text(
+        json.dumps(
+            {
+                "grid": grid.__dict__ | {"rows": [r.__dict__ for r in grid.rows]},
+                "data": str(data),
+                "seeds": seeds,
+                "extra": list(extra),
+            },
+            indent=1,
+            default=str,
+        )
+    )
     results: dict[str, dict[int, dict]] = {}
-    jobs = [(r, s) for s in seeds for r in chosen]       # seed-major: a partial study has every row
+    jobs = [(r, s) for s in seeds for r in chosen]  # seed-major: a partial study has every row
     for n, (row, seed) in enumerate(jobs, 1):
         files, over = grid.row_config(row, [*extra, f"train.seed={seed}"])
         cfg = build_config(files, over)
@@ -224,9 +259,14 @@ def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | 
         run.mkdir(parents=True, exist_ok=True)
         probes = _evaluate(data, run, grid, row, seed, cfg, progress)
         results.setdefault(row.name, {})[seed] = {lab: _levels(m) for lab, m in probes.items()}
-        log.info("study %s: %s seed %d done in %.0f s (%s)", grid.name, row.name, seed, time.perf_counter() - t0,
-                 ", ".join(f"{lab} {next(reversed(v.values()))['video']:.3f}"
-                           for lab, v in results[row.name][seed].items()))
+        log.info(
+            "study %s: %s seed %d done in %.0f s (%s)",
+            grid.name,
+            row.name,
+            seed,
+            time.perf_counter() - t0,
+            ", ".join(f"{lab} {next(reversed(v.values()))['video']:.3f}" for lab, v in results[row.name][seed].items()),
+        )
     results = _collect_finished(out, grid, results)
     every_seed = sorted({s for by_seed in results.values() for s in by_seed})
     summary = summarise(grid, results, every_seed, data, extra)
@@ -241,8 +281,10 @@ def run_study(grid: Grid, data: str | Path, out: str | Path, seeds: list[int] | 
 
 # ------------------------------------------------------------------------------ summary
 
-def summarise(grid: Grid, results: dict[str, dict[int, dict]], seeds: list[int], data: Path,
-              extra: list[str] = ()) -> dict[str, Any]:
+
+def summarise(
+    grid: Grid, results: dict[str, dict[int, dict]], seeds: list[int], data: Path, extra: list[str] = ()
+) -> dict[str, Any]:
     """``{"rows": {row: {label: {level: {"video": [per seed], "mean", "std", ...}}}}, ...}``."""
     rows: dict[str, Any] = {}
     labels: list[str] = []
@@ -263,11 +305,27 @@ def summarise(grid: Grid, results: dict[str, dict[int, dict]], seeds: list[int],
                 cell["mean"], cell["std"] = float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
         rows[rname] = per_label
     notes = {r.name: r.note for r in grid.rows if r.name in results}
-    configs = {r.name: {"config": grid.row_config(r, list(extra))[0], "overrides": grid.row_config(r, list(extra))[1],
-                        "random_init": r.random_init} for r in grid.rows if r.name in results}
-    return {"name": grid.name, "description": grid.description, "data": str(data), "seeds": seeds,
-            "labels": labels, "num_clips": grid.num_clips, "rows": rows, "notes": notes, "configs": configs,
-            "metric": "linear probe, video-level top-1 (mean of clip probabilities), mean ± std over seeds"}
+    configs = {
+        r.name: {
+            "config": grid.row_config(r, list(extra))[0],
+            "overrides": grid.row_config(r, list(extra))[1],
+            "random_init": r.random_init,
+        }
+        for r in grid.rows
+        if r.name in results
+    }
+    return {
+        "name": grid.name,
+        "description": grid.description,
+        "data": str(data),
+        "seeds": seeds,
+        "labels": labels,
+        "num_clips": grid.num_clips,
+        "rows": rows,
+        "notes": notes,
+        "configs": configs,
+        "metric": "linear probe, video-level top-1 (mean of clip probabilities), mean ± std over seeds",
+    }
 
 
 def _fmt(cell: dict | None, best: bool = False) -> str:
@@ -282,11 +340,16 @@ def format_study(summary: dict) -> str:
     lines = [f"# Study `{summary['name']}`", ""]
     if summary.get("description"):
         lines += [summary["description"].strip(), ""]
-    lines += [f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}; {summary['metric']}; "
-              f"{summary['num_clips']} clips per video; bold = the row's best level.", ""]
+    lines += [
+        f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}; {summary['metric']}; "
+        f"{summary['num_clips']} clips per video; bold = the row's best level.",
+        "",
+    ]
     # rows run with fewer seeds than the study (a partial grid) say which seeds they have
-    row_seeds = {rname: next((c.get("seeds") for lv in r.values() for c in lv.values()), None) or []
-                 for rname, r in summary["rows"].items()}
+    row_seeds = {
+        rname: next((c.get("seeds") for lv in r.values() for c in lv.values()), None) or []
+        for rname, r in summary["rows"].items()
+    }
     uneven = len({tuple(s) for s in row_seeds.values()}) > 1
     for label in summary["labels"]:
         levels = sorted({lv for r in summary["rows"].values() for lv in r.get(label, {})}, key=lambda s: int(s[1:]))
@@ -294,8 +357,11 @@ def format_study(summary: dict) -> str:
         for rname, r in summary["rows"].items():
             cells = r.get(label, {})
             best = max(cells, key=lambda lv: cells[lv]["mean"]) if cells else None
-            name = f"{rname} (seed{'s' * (len(row_seeds[rname]) > 1)} {', '.join(map(str, row_seeds[rname]))})" \
-                if uneven else rname
+            name = (
+                f"{rname} (seed{'s' * (len(row_seeds[rname]) > 1)} {', '.join(map(str, row_seeds[rname]))})"
+                if uneven
+                else rname
+            )
             lines.append(f"| {name} | " + " | ".join(_fmt(cells.get(lv), lv == best) for lv in levels) + " |")
         lines.append("")
     notes = {k: v for k, v in summary.get("notes", {}).items() if v}
@@ -321,8 +387,9 @@ def plot_study(summary: dict, path: Path) -> Path:
             last = max(cells, key=lambda s: int(s[1:])) if cells else None
             means.append(cells[last]["mean"] if last else 0.0)
             stds.append(cells[last]["std"] if last else 0.0)
-        ax.bar(np.arange(len(labels)) + (j - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=rname,
-               capsize=2)
+        ax.bar(
+            np.arange(len(labels)) + (j - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=rname, capsize=2
+        )
     ax.set_xticks(np.arange(len(labels)), labels)
     ax.set_ylabel("linear probe top-1 (last level)")
     ax.set_title(f"study {summary['name']}: mean ± std over {len(summary['seeds'])} seed(s)")

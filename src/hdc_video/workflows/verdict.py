@@ -46,18 +46,24 @@ def diagnose(run: Path, label: str) -> str:
         start, peak = knn[0][1], max(v for _, v in knn[1:])
         curve = ", ".join(f"{v:.2f}" for _, v in knn)
         if peak < start + 0.02:
-            reasons.append(f"the kNN monitor's {key[4:]} never rose above its step-0 value ({curve}): the run "
-                           "learned what tells its videos apart instead (a shortcut: background, colour, camera)")
+            reasons.append(
+                f"the kNN monitor's {key[4:]} never rose above its step-0 value ({curve}): the run "
+                "learned what tells its videos apart instead (a shortcut: background, colour, camera)"
+            )
         else:
-            reasons.append(f"the kNN monitor's {key[4:]} rose ({curve}) but the probe did not follow: more steps "
-                           "(--steps) may close the gap")
+            reasons.append(
+                f"the kNN monitor's {key[4:]} rose ({curve}) but the probe did not follow: more steps "
+                "(--steps) may close the gap"
+            )
     if len(losses) >= 4 and losses[-1] > 0.9 * losses[0]:
         reasons.append(f"the loss barely fell ({losses[0]:.2f} -> {losses[-1]:.2f})")
     facts = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
     skipped = facts.get("end", {}).get("skipped_updates", 0)
     if skipped:
-        reasons.append(f"{skipped} update(s) were skipped as non-finite (precision: "
-                       f"{facts.get('start', {}).get('precision_note', '?')}; try train.precision=fp32)")
+        reasons.append(
+            f"{skipped} update(s) were skipped as non-finite (precision: "
+            f"{facts.get('start', {}).get('precision_note', '?')}; try train.precision=fp32)"
+        )
     return "; ".join(reasons) or "no sign in the run's logs; see the report"
 
 
@@ -75,9 +81,13 @@ def verdicts(results: dict[str, dict], runs: dict[str, Path], margin: float = MA
         if diff >= margin:
             lines.append(f"{model} beats {ref} on {what} by {diff:+.2f} ({a:.3f} vs {b:.3f})")
         elif diff > -margin:
-            lines.append(f"{model} and {ref} are not distinguishable on {what} ({a:.3f} vs {b:.3f}, within "
-                         f"+-{margin:.2f})" + (f"; likely: {diagnose(runs[model], what)}" if model in runs else ""))
+            lines.append(
+                f"{model} and {ref} are not distinguishable on {what} ({a:.3f} vs {b:.3f}, within "
+                f"+-{margin:.2f})" + (f"; likely: {diagnose(runs[model], what)}" if model in runs else "")
+            )
         else:
-            lines.append(f"{model} did NOT beat {ref} on {what} ({a:.3f} vs {b:.3f}, {diff:+.2f})"
-                         + (f"; likely: {diagnose(runs[model], what)}" if model in runs else ""))
+            lines.append(
+                f"{model} did NOT beat {ref} on {what} ({a:.3f} vs {b:.3f}, {diff:+.2f})"
+                + (f"; likely: {diagnose(runs[model], what)}" if model in runs else "")
+            )
     return lines

@@ -25,8 +25,20 @@ from hdc_video.data.indexes.badlist import rel_to
 
 log = logging.getLogger("hdc_video.data")
 
-COLUMNS = ["path", "class", "subset", "status", "reason", "frames", "fps", "width", "height", "codec", "rotation",
-           "seconds"]
+COLUMNS = [
+    "path",
+    "class",
+    "subset",
+    "status",
+    "reason",
+    "frames",
+    "fps",
+    "width",
+    "height",
+    "codec",
+    "rotation",
+    "seconds",
+]
 
 
 @dataclass
@@ -69,10 +81,17 @@ def check_video(path: Path, decoder, min_frames: int = 4, full: bool = False) ->
         raise DecodeError(path, f"too few frames: {n} (min_frames={min_frames})")
     frames = decoder.decode(path, sorted({0, n // 2, n - 1}))
     if tuple(frames.shape[1:3]) != (info.height, info.width):
-        raise DecodeError(path, f"decoded size {tuple(frames.shape[1:3])} differs from the reported "
-                                f"{info.height}x{info.width}")
-    return {"frames": n, "fps": round(info.fps, 3), "width": info.width, "height": info.height,
-            "codec": info.codec, "rotation": info.rotation}
+        raise DecodeError(
+            path, f"decoded size {tuple(frames.shape[1:3])} differs from the reported {info.height}x{info.width}"
+        )
+    return {
+        "frames": n,
+        "fps": round(info.fps, 3),
+        "width": info.width,
+        "height": info.height,
+        "codec": info.codec,
+        "rotation": info.rotation,
+    }
 
 
 def _count_frames(path: Path, n: int) -> int:
@@ -111,8 +130,9 @@ def _task(args) -> Result:
     return res
 
 
-def listed_videos(root: Path, format: str = "auto", split: int = 1,
-                  **kw) -> tuple[str, list[tuple[VideoEntry, str, str]], Path]:
+def listed_videos(
+    root: Path, format: str = "auto", split: int = 1, **kw
+) -> tuple[str, list[tuple[VideoEntry, str, str]], Path]:
     """``(format, [(entry, class name, subset)], index root)`` for every video of every subset of the split."""
     fmt = format
     if fmt == "auto":
@@ -135,9 +155,18 @@ def listed_videos(root: Path, format: str = "auto", split: int = 1,
     return fmt, list(seen.values()), idx_root
 
 
-def verify(root: str | Path, format: str = "auto", split: int = 1, workers: int = 2, decoder: str = "auto",
-           out: str | Path | None = None, min_frames: int = 4, full: bool = False, progress: bool = True,
-           **kw) -> dict:
+def verify(
+    root: str | Path,
+    format: str = "auto",
+    split: int = 1,
+    workers: int = 2,
+    decoder: str = "auto",
+    out: str | Path | None = None,
+    min_frames: int = 4,
+    full: bool = False,
+    progress: bool = True,
+    **kw,
+) -> dict:
     """Check every listed video; write ``verify.csv`` and ``bad_videos.txt`` into ``out`` (default
     ``root``). Returns a summary dict (``results`` holds the per-video :class:`Result` rows)."""
     from tqdm import tqdm
@@ -175,13 +204,25 @@ def verify(root: str | Path, format: str = "auto", split: int = 1, workers: int 
             d = asdict(r)
             d["class"] = d.pop("cls")
             w.writerow([d[c] for c in COLUMNS])
-    bad_path = write_bad_list(out / BAD_LIST, idx_root, [(idx_root / r.path if not r.path.startswith("/") else
-                                                          Path(r.path), r.reason) for r in bad],
-                              header=f"hdc verify: {len(bad)} of {len(results)} videos failed (format {fmt}, "
-                                     f"split {split}, decoder {decoder})\npath relative to {idx_root}  # reason")
-    return {"root": str(root), "format": fmt, "split": split, "decoder": decoder, "videos": len(results),
-            "bad": len(bad), "seconds": round(seconds, 2), "csv": str(csv_path), "bad_list": str(bad_path),
-            "results": results}
+    bad_path = write_bad_list(
+        out / BAD_LIST,
+        idx_root,
+        [(idx_root / r.path if not r.path.startswith("/") else Path(r.path), r.reason) for r in bad],
+        header=f"hdc verify: {len(bad)} of {len(results)} videos failed (format {fmt}, "
+        f"split {split}, decoder {decoder})\npath relative to {idx_root}  # reason",
+    )
+    return {
+        "root": str(root),
+        "format": fmt,
+        "split": split,
+        "decoder": decoder,
+        "videos": len(results),
+        "bad": len(bad),
+        "seconds": round(seconds, 2),
+        "csv": str(csv_path),
+        "bad_list": str(bad_path),
+        "results": results,
+    }
 
 
 def summary_table(s: dict, max_bad: int = 20) -> str:
@@ -189,13 +230,17 @@ def summary_table(s: dict, max_bad: int = 20) -> str:
     results: list[Result] = s["results"]
     ok = [r for r in results if r.status == "ok"]
     bad = [r for r in results if r.status != "ok"]
-    lines = [f"verified {s['videos']} videos of {s['root']} (format {s['format']}, split {s['split']}, "
-             f"decoder {s['decoder']}) in {s['seconds']:.1f} s"]
+    lines = [
+        f"verified {s['videos']} videos of {s['root']} (format {s['format']}, split {s['split']}, "
+        f"decoder {s['decoder']}) in {s['seconds']:.1f} s"
+    ]
     kinds = collections.Counter(r.reason.split("(")[0].split(":")[0].strip() for r in bad)
     lines.append(f"  {'ok':<8}{len(ok):>8}")
-    lines.append(f"  {'bad':<8}{len(bad):>8}" + (f"   ({', '.join(f'{k} x{n}' for k, n in kinds.most_common())})"
-                                                  if bad else ""))
+    lines.append(
+        f"  {'bad':<8}{len(bad):>8}" + (f"   ({', '.join(f'{k} x{n}' for k, n in kinds.most_common())})" if bad else "")
+    )
     if ok:
+
         def stats(vals):
             vals = sorted(vals)
             return f"min {vals[0]:g}  median {vals[len(vals) // 2]:g}  max {vals[-1]:g}"
@@ -203,8 +248,11 @@ def summary_table(s: dict, max_bad: int = 20) -> str:
         lines.append(f"  {'frames':<8}{stats([r.frames for r in ok])}")
         lines.append(f"  {'fps':<8}{stats([r.fps for r in ok])}")
         sizes = collections.Counter(f"{r.width}x{r.height}" for r in ok)
-        lines.append(f"  {'size':<8}" + ", ".join(f"{k} x{n}" for k, n in sizes.most_common(4))
-                     + (f", +{len(sizes) - 4} more" if len(sizes) > 4 else ""))
+        lines.append(
+            f"  {'size':<8}"
+            + ", ".join(f"{k} x{n}" for k, n in sizes.most_common(4))
+            + (f", +{len(sizes) - 4} more" if len(sizes) > 4 else "")
+        )
         codecs = collections.Counter(r.codec or "?" for r in ok)
         lines.append(f"  {'codec':<8}" + ", ".join(f"{k} x{n}" for k, n in codecs.most_common()))
         rotated = sum(1 for r in ok if r.rotation)

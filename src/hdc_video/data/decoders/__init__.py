@@ -18,5 +18,16 @@ from .base import Decoder, DecoderUnavailable, VideoInfo
 from .frames import FrameFolderDecoder, write_frame_folder
 from .pyav import PyAVDecoder, decode_all
 
-__all__ = ["Decoder", "DecoderUnavailable", "VideoInfo", "make_decoder", "available_decoders", "AutoDecoder",
-           "FrameFolderDecoder", "PyAVDecoder", "decode_all", "write_frame_folder", "DECODERS"]
+__all__ = [
+    "Decoder",
+    "DecoderUnavailable",
+    "VideoInfo",
+    "make_decoder",
+    "available_decoders",
+    "AutoDecoder",
+    "FrameFolderDecoder",
+    "PyAVDecoder",
+    "decode_all",
+    "write_frame_folder",
+    "DECODERS",
+]

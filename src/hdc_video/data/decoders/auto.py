@@ -3,8 +3,8 @@ or by path (:class:`AutoDecoder`: frame folders to the frames decoder, files to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import collections
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -48,8 +48,11 @@ class FrameFolderDecoder:
             if key in self._listing:
                 self._listing.move_to_end(key)
                 return self._listing[key]
-            names = [e.name for e in os.scandir(path)
-                     if Path(e.name).suffix.lower() in FRAME_EXTS and not e.name.startswith(".")]
+            names = [
+                e.name
+                for e in os.scandir(path)
+                if Path(e.name).suffix.lower() in FRAME_EXTS and not e.name.startswith(".")
+            ]
         except OSError as exc:
             raise DecodeError(path, f"cannot list frames ({reason(exc)})") from exc
         if not names:
@@ -75,8 +78,11 @@ class FrameFolderDecoder:
             if self.backend == "torchvision":
                 from torchvision.io import ImageReadMode, decode_jpeg
 
-                chw = decode_jpeg([torch.frombuffer(bytearray(r), dtype=torch.uint8) for r in data],
-                                  mode=ImageReadMode.RGB, apply_exif_orientation=True)
+                chw = decode_jpeg(
+                    [torch.frombuffer(bytearray(r), dtype=torch.uint8) for r in data],
+                    mode=ImageReadMode.RGB,
+                    apply_exif_orientation=True,
+                )
                 return [t.permute(1, 2, 0) for t in chw]
             return [_pil_rgb(r) for r in data]
         except Exception as exc:  # noqa: BLE001 - corrupt JPEG
@@ -86,8 +92,14 @@ class FrameFolderDecoder:
         path = Path(path)
         names = self.frames(path)
         first = self._read(path, names[:1])[0]
-        return VideoInfo(num_frames=len(names), fps=self.fps, height=int(first.shape[0]), width=int(first.shape[1]),
-                         codec="jpeg", rotation=0)
+        return VideoInfo(
+            num_frames=len(names),
+            fps=self.fps,
+            height=int(first.shape[0]),
+            width=int(first.shape[1]),
+            codec="jpeg",
+            rotation=0,
+        )
 
     def decode(self, path: str | Path, indices: Sequence[int]) -> torch.Tensor:
         path = Path(path)

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import av
 import numpy as np
@@ -108,8 +108,7 @@ class PyAVDecoder:
 
     name = "pyav"
 
-    def __init__(self, seek_threshold: int = 64, seek_margin: int = 2, threads: int = 0,
-                 max_clamp: int | None = 16):
+    def __init__(self, seek_threshold: int = 64, seek_margin: int = 2, threads: int = 0, max_clamp: int | None = 16):
         self.seek_threshold = int(seek_threshold)
         self.seek_margin = int(seek_margin)
         self.threads = int(threads)
@@ -195,8 +194,9 @@ class PyAVDecoder:
         if tail is not None:  # metadata lied or the file is cut short: clamp to the last frame
             short = int(wanted[-1]) - last
             if self.max_clamp is not None and short > self.max_clamp:
-                raise DecodeError(path, f"truncated: frame {int(wanted[-1])} requested, "
-                                        f"only {last + 1} frames decodable")
+                raise DecodeError(
+                    path, f"truncated: frame {int(wanted[-1])} requested, only {last + 1} frames decodable"
+                )
             missing = [int(i) for i in wanted if int(i) not in frames]
             log.debug("%s: %d requested frames past the real end, clamped", path, len(missing))
             for i in missing:

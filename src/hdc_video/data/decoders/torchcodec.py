@@ -9,8 +9,8 @@ the display-matrix rotation itself and always returns RGB.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -57,8 +57,9 @@ class TorchCodecDecoder:
     def _open(self, path: Path):
         check_file(path)
         try:
-            return self._vd(str(path), seek_mode=self.seek_mode, dimension_order="NHWC",
-                            num_ffmpeg_threads=self.num_ffmpeg_threads)
+            return self._vd(
+                str(path), seek_mode=self.seek_mode, dimension_order="NHWC", num_ffmpeg_threads=self.num_ffmpeg_threads
+            )
         except Exception as exc:  # noqa: BLE001
             text = str(exc)
             if "Could not load libtorchcodec" in text:
@@ -75,8 +76,14 @@ class TorchCodecDecoder:
         if n <= 0:
             raise DecodeError(path, "zero frames")
         rotation = int(round(float(getattr(m, "rotation", 0) or 0) / 90.0)) * 90 % 360
-        return VideoInfo(num_frames=n, fps=float(m.average_fps or 0.0), height=int(m.height or 0),
-                         width=int(m.width or 0), codec=str(m.codec or ""), rotation=rotation)
+        return VideoInfo(
+            num_frames=n,
+            fps=float(m.average_fps or 0.0),
+            height=int(m.height or 0),
+            width=int(m.width or 0),
+            codec=str(m.codec or ""),
+            rotation=rotation,
+        )
 
     def decode(self, path: str | Path, indices: Sequence[int]) -> torch.Tensor:
         path = Path(path)

@@ -38,14 +38,37 @@ from .kinetics import kinetics_csvs, read_kinetics
 from .types import VideoEntry, VideoIndex, missing, read_label_table, read_labels_csv, relabel
 from .ucf101 import OFFICIAL_SPLITS, read_class_ind, read_ucf101
 
-READERS = {"ucf101": read_ucf101, "hmdb51": read_hmdb51, "kinetics": read_kinetics, "csv": read_csv_index,
-           "folder": read_folder}
+READERS = {
+    "ucf101": read_ucf101,
+    "hmdb51": read_hmdb51,
+    "kinetics": read_kinetics,
+    "csv": read_csv_index,
+    "folder": read_folder,
+}
 FORMATS = tuple(READERS)
 
-__all__ = ["open_index", "detect_formats", "FORMATS", "READERS", "VideoEntry", "VideoIndex", "relabel",
-           "read_labels_csv", "read_label_table", "missing", "BAD_LIST", "drop_known_bad", "read_bad_list",
-           "write_bad_list", "read_ucf101", "read_class_ind", "read_hmdb51", "read_kinetics", "read_csv_index",
-           "read_folder"]
+__all__ = [
+    "open_index",
+    "detect_formats",
+    "FORMATS",
+    "READERS",
+    "VideoEntry",
+    "VideoIndex",
+    "relabel",
+    "read_labels_csv",
+    "read_label_table",
+    "missing",
+    "BAD_LIST",
+    "drop_known_bad",
+    "read_bad_list",
+    "write_bad_list",
+    "read_ucf101",
+    "read_class_ind",
+    "read_hmdb51",
+    "read_kinetics",
+    "read_csv_index",
+    "read_folder",
+]
 
 
 def detect_formats(root: str | Path) -> list[str]:
@@ -70,8 +93,14 @@ def detect_formats(root: str | Path) -> list[str]:
     return found
 
 
-def open_index(root: str | Path, format: str = "auto", split: int = 1, subset: str = "train",
-               bad_list: str | Path | None = "auto", **kw) -> VideoIndex:
+def open_index(
+    root: str | Path,
+    format: str = "auto",
+    split: int = 1,
+    subset: str = "train",
+    bad_list: str | Path | None = "auto",
+    **kw,
+) -> VideoIndex:
     """Read split ``split`` / ``subset`` of the dataset at ``root`` (see the module docstring).
     Extra keywords go to the format's reader (``videos_dir``, ``splits_dir``, ``split_file``, ``csv``,
     ``keep_missing``)."""
@@ -84,11 +113,15 @@ def open_index(root: str | Path, format: str = "auto", split: int = 1, subset: s
         else:
             found = detect_formats(root)
             if not found:
-                raise DataError(f"{root}: no dataset layout recognised (looked for UCF101 splits/classInd.txt, "
-                                f"HMDB51 *_test_split1.txt, Kinetics or path,label CSVs, <class>/<video> folders)")
+                raise DataError(
+                    f"{root}: no dataset layout recognised (looked for UCF101 splits/classInd.txt, "
+                    f"HMDB51 *_test_split1.txt, Kinetics or path,label CSVs, <class>/<video> folders)"
+                )
             if len(found) > 1:
-                raise DataError(f"{root}: ambiguous dataset layout, it looks like {' and '.join(found)}; "
-                                f"pick one with --format ({', '.join(found)})")
+                raise DataError(
+                    f"{root}: ambiguous dataset layout, it looks like {' and '.join(found)}; "
+                    f"pick one with --format ({', '.join(found)})"
+                )
             fmt = found[0]
     if fmt not in READERS:
         raise DataError(f"unknown index format {format!r} (known: auto, {', '.join(FORMATS)})")

@@ -81,7 +81,17 @@ def drop_known_bad(index: VideoIndex, bad_list: str | Path | None = "auto") -> V
     keep: list[VideoEntry] = [e for e in index.entries if os.path.normpath(e.path) not in bad]
     dropped = len(index.entries) - len(keep)
     if dropped:
-        log.info("skipping %d known-bad videos listed in %s (of %d listed there; `hdc verify` rewrites it)",
-                 dropped, bad_list, len(bad))
-    return VideoIndex(entries=keep, classes=list(index.classes), root=index.root, format=index.format,
-                      known_bad=index.known_bad + dropped, bad_list=applied)
+        log.info(
+            "skipping %d known-bad videos listed in %s (of %d listed there; `hdc verify` rewrites it)",
+            dropped,
+            bad_list,
+            len(bad),
+        )
+    return VideoIndex(
+        entries=keep,
+        classes=list(index.classes),
+        root=index.root,
+        format=index.format,
+        known_bad=index.known_bad + dropped,
+        bad_list=applied,
+    )

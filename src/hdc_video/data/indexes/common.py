@@ -5,14 +5,31 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from ..errors import DataError
 
 # containers a video file may come in (lower-case suffixes)
-VIDEO_EXTS = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv",
-                        ".3gp", ".ogv", ".ts", ".mts", ".vob"})
+VIDEO_EXTS = frozenset(
+    {
+        ".avi",
+        ".mp4",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".m4v",
+        ".mpg",
+        ".mpeg",
+        ".flv",
+        ".wmv",
+        ".3gp",
+        ".ogv",
+        ".ts",
+        ".mts",
+        ".vob",
+    }
+)
 FRAME_EXTS = frozenset({".jpg", ".jpeg"})
 
 

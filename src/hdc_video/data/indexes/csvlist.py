@@ -40,8 +40,9 @@ def _split_col(header: list[str]) -> str | None:
     return next((c for c in ("split", "subset") if c in header), None)
 
 
-def read_csv_index(root: str | Path, split: int = 1, subset: str = "train",
-                   csv: str | Path | None = None) -> VideoIndex:
+def read_csv_index(
+    root: str | Path, split: int = 1, subset: str = "train", csv: str | Path | None = None
+) -> VideoIndex:
     del split
     root = Path(root).absolute()
     if root.is_file():
@@ -62,8 +63,10 @@ def read_csv_index(root: str | Path, split: int = 1, subset: str = "train",
         elif len(found) == 1 and key == "train" and not named:
             path = found[0]
         else:
-            raise DataError(f"{root}: no {subset} CSV (looked for {subset}.csv with path,label columns or one CSV "
-                            f"with a split column; found: {', '.join(p.name for p in found) or 'none'})")
+            raise DataError(
+                f"{root}: no {subset} CSV (looked for {subset}.csv with path,label columns or one CSV "
+                f"with a split column; found: {', '.join(p.name for p in found) or 'none'})"
+            )
     header = csv_header(path)
     col = _split_col(header)
     rows = list(csv_rows(path, ("path", "label")))
@@ -83,8 +86,10 @@ def read_csv_index(root: str | Path, split: int = 1, subset: str = "train",
     for no, r in rows:
         where = f"{path}:{no}"
         if r["label"] not in to_idx:
-            raise DataError(f"{where}: label {r['label']!r} is not a known class"
-                            + (f" (classes.txt)" if (root / "classes.txt").is_file() else ""))
+            raise DataError(
+                f"{where}: label {r['label']!r} is not a known class"
+                + (" (classes.txt)" if (root / "classes.txt").is_file() else "")
+            )
         p = resolve_inside(root, r["path"], where, base=path.parent)
         meta = {k: v for k, v in r.items() if k not in ("path", "label")}
         entries.append(VideoEntry(path=p, label=to_idx[r["label"]], rel=r["path"], meta=meta))

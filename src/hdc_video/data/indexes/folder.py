@@ -17,8 +17,20 @@ from ..errors import DataError
 from .common import is_frame_folder, is_video_file, lines, natural_key, resolve_inside
 from .types import VideoEntry, VideoIndex
 
-TAGS = {"train": "train", "training": "train", "1": "train", "test": "test", "testing": "test", "2": "test",
-        "val": "val", "valid": "val", "validate": "val", "validation": "val", "0": "unused", "unused": "unused"}
+TAGS = {
+    "train": "train",
+    "training": "train",
+    "1": "train",
+    "test": "test",
+    "testing": "test",
+    "2": "test",
+    "val": "val",
+    "valid": "val",
+    "validate": "val",
+    "validation": "val",
+    "0": "unused",
+    "unused": "unused",
+}
 
 
 def list_tree(vdir: Path) -> dict[str, list[str]]:
@@ -39,8 +51,13 @@ def list_tree(vdir: Path) -> dict[str, list[str]]:
     return out
 
 
-def read_folder(root: str | Path, split: int = 1, subset: str = "train", split_file: str | Path | None = None,
-                videos_dir: str | Path | None = None) -> VideoIndex:
+def read_folder(
+    root: str | Path,
+    split: int = 1,
+    subset: str = "train",
+    split_file: str | Path | None = None,
+    videos_dir: str | Path | None = None,
+) -> VideoIndex:
     root = Path(root).absolute()
     vdir = root if videos_dir is None else (Path(videos_dir) if Path(videos_dir).is_absolute() else root / videos_dir)
     tree = list_tree(vdir)
@@ -53,8 +70,10 @@ def read_folder(root: str | Path, split: int = 1, subset: str = "train", split_f
         raise DataError(f"subset must be 'train', 'test' or 'val', got {subset!r}")
     if split_file is None:
         if want != "train":
-            raise DataError(f"{root}: no split file, so every video is in 'train'; pass a split file "
-                            f"(lines '<class>/<video> train|test') for a {subset} subset")
+            raise DataError(
+                f"{root}: no split file, so every video is in 'train'; pass a split file "
+                f"(lines '<class>/<video> train|test') for a {subset} subset"
+            )
         entries = [VideoEntry(path=vdir / c / n, label=to_idx[c], rel=f"{c}/{n}") for c in classes for n in tree[c]]
         return VideoIndex(entries=entries, classes=classes, root=root)
 
@@ -75,8 +94,10 @@ def read_folder(root: str | Path, split: int = 1, subset: str = "train", split_f
         path = resolve_inside(vdir, rel, where)
         cls = path.relative_to(vdir).parts[0]
         if len(path.relative_to(vdir).parts) < 2 or cls not in to_idx:
-            raise DataError(f"{where}: {rel!r} is not in a class folder of {vdir} (classes: "
-                            f"{', '.join(classes[:8])}{' ...' if len(classes) > 8 else ''})")
+            raise DataError(
+                f"{where}: {rel!r} is not in a class folder of {vdir} (classes: "
+                f"{', '.join(classes[:8])}{' ...' if len(classes) > 8 else ''})"
+            )
         if tag == want:
             entries.append(VideoEntry(path=path, label=to_idx[cls], rel=rel))
     if not entries:

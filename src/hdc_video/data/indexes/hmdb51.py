@@ -22,8 +22,14 @@ from .common import lines, resolve_inside
 from .types import VideoEntry, VideoIndex
 
 SPLIT_RE = re.compile(r"^(?P<cls>.+)_test_split(?P<n>\d+)\.txt$")
-SPLIT_DIRS = ("testTrainMulti_7030_splits", "annotations/testTrainMulti_7030_splits", "annotations",
-              "splits", "test_train_splits", ".")
+SPLIT_DIRS = (
+    "testTrainMulti_7030_splits",
+    "annotations/testTrainMulti_7030_splits",
+    "annotations",
+    "splits",
+    "test_train_splits",
+    ".",
+)
 VIDEO_DIRS = ("videos", "hmdb51_org", "hmdb51", ".")
 TAGS = {"train": "1", "test": "2", "unused": "0"}
 
@@ -57,8 +63,13 @@ def _find_videos_dir(root: Path, classes: list[str]) -> Path:
     return root / "videos"  # nothing there: every video is reported missing later
 
 
-def read_hmdb51(root: str | Path, split: int = 1, subset: str = "train", splits_dir: str | Path | None = None,
-                videos_dir: str | Path | None = None) -> VideoIndex:
+def read_hmdb51(
+    root: str | Path,
+    split: int = 1,
+    subset: str = "train",
+    splits_dir: str | Path | None = None,
+    videos_dir: str | Path | None = None,
+) -> VideoIndex:
     if subset not in ("train", "test", "unused"):
         raise DataError(f"HMDB51 subset must be 'train' or 'test', got {subset!r}")
     root = Path(root).absolute()
@@ -70,8 +81,10 @@ def read_hmdb51(root: str | Path, split: int = 1, subset: str = "train", splits_
             raise DataError(f"{root}: no HMDB51 split files (<class>_test_split1.txt) in {', '.join(SPLIT_DIRS)}")
     by_split = split_files(sdir)
     if int(split) not in by_split:
-        raise DataError(f"{sdir}: no *_test_split{int(split)}.txt files (splits found: "
-                        f"{', '.join(map(str, sorted(by_split))) or 'none'})")
+        raise DataError(
+            f"{sdir}: no *_test_split{int(split)}.txt files (splits found: "
+            f"{', '.join(map(str, sorted(by_split))) or 'none'})"
+        )
     files = by_split[int(split)]
     classes = sorted(files)
     if videos_dir is not None:

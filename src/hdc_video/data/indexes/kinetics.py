@@ -32,8 +32,11 @@ log = logging.getLogger("hdc_video.data")
 
 CSV_DIRS = (".", "annotations", "annotation", "labels", "splits")
 REQUIRED = ("youtube_id", "time_start", "time_end")
-ALIASES = {"train": ("train", "training"), "val": ("validate", "val", "valid", "validation"),
-           "test": ("test", "testing")}
+ALIASES = {
+    "train": ("train", "training"),
+    "val": ("validate", "val", "valid", "validation"),
+    "test": ("test", "testing"),
+}
 _CLIP_DIR = re.compile(r"_\d{6}_\d{6}$")
 
 
@@ -87,8 +90,9 @@ def _int_time(value: str, where: str) -> int:
         raise DataError(f"{where}: time {value!r} is not a number") from None
 
 
-def read_kinetics(root: str | Path, split: int = 1, subset: str = "train", csv: str | Path | None = None,
-                  keep_missing: bool = False) -> VideoIndex:
+def read_kinetics(
+    root: str | Path, split: int = 1, subset: str = "train", csv: str | Path | None = None, keep_missing: bool = False
+) -> VideoIndex:
     del split  # Kinetics has one official split
     root = Path(root).absolute()
     key = {"validate": "val", "valid": "val", "validation": "val"}.get(subset, subset)
@@ -100,8 +104,9 @@ def read_kinetics(root: str | Path, split: int = 1, subset: str = "train", csv: 
     else:
         path = csvs["val"] if key == "test" and "val" in csvs else csvs.get(key)
         if path is None:
-            raise DataError(f"{root}: no Kinetics {subset} CSV (found: "
-                            f"{', '.join(str(p) for p in csvs.values()) or 'none'})")
+            raise DataError(
+                f"{root}: no Kinetics {subset} CSV (found: {', '.join(str(p) for p in csvs.values()) or 'none'})"
+            )
     rows = list(csv_rows(path, REQUIRED))
     split_names = ALIASES["val" if path == csvs.get("val") else key]
     # one CSV holding several splits (split column): keep this subset's rows
@@ -139,9 +144,15 @@ def read_kinetics(root: str | Path, split: int = 1, subset: str = "train", csv: 
         rel = hit.relative_to(root).as_posix()
         entries.append(VideoEntry(path=hit, label=to_idx[r["label"]], rel=rel, meta=dict(r)))
     if lost:
-        log.warning("kinetics: %d of %d videos listed in %s not found under %s (%s; e.g. %s)", len(lost), len(rows),
-                    path.name, root, "kept: the loader skips them" if keep_missing else "dropped",
-                    ", ".join(lost[:3]))
+        log.warning(
+            "kinetics: %d of %d videos listed in %s not found under %s (%s; e.g. %s)",
+            len(lost),
+            len(rows),
+            path.name,
+            root,
+            "kept: the loader skips them" if keep_missing else "dropped",
+            ", ".join(lost[:3]),
+        )
     if not entries:
         raise DataError(f"{root}: none of the {len(rows)} videos listed in {path} was found")
     return VideoIndex(entries=entries, classes=classes, root=root)

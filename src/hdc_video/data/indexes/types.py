@@ -9,9 +9,9 @@ from and the known-bad list already applied to it (:func:`hdc_video.data.indexes
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -34,8 +34,8 @@ class VideoIndex:
     entries: list[VideoEntry]
     classes: list[str]
     root: Path = field(default_factory=Path)
-    format: str = ""          # the layout it was read from (ucf101, hmdb51, ...); "" = built by hand
-    known_bad: int = 0        # videos dropped up front because bad_videos.txt lists them
+    format: str = ""  # the layout it was read from (ucf101, hmdb51, ...); "" = built by hand
+    known_bad: int = 0  # videos dropped up front because bad_videos.txt lists them
     bad_list: str | None = None  # the bad list applied to it (normalised path); None = none yet
 
     def __len__(self) -> int:
@@ -55,10 +55,16 @@ class VideoIndex:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def subset(self, indices) -> "VideoIndex":
+    def subset(self, indices) -> VideoIndex:
         """A new index with the entries at ``indices`` (same classes and root)."""
-        return VideoIndex([self.entries[int(i)] for i in indices], list(self.classes), self.root,
-                          self.format, self.known_bad, self.bad_list)
+        return VideoIndex(
+            [self.entries[int(i)] for i in indices],
+            list(self.classes),
+            self.root,
+            self.format,
+            self.known_bad,
+            self.bad_list,
+        )
 
 
 def missing(index: VideoIndex) -> list[VideoEntry]:
@@ -84,14 +90,16 @@ def read_labels_csv(path: str | Path, column: str, key: str = "path") -> dict[st
             if not k:
                 continue
             if k in out and out[k] != v:
-                raise DataError(f"{path}:{reader.line_num}: {k!r} listed twice with different "
-                                f"{column!r} ({out[k]!r} and {v!r})")
+                raise DataError(
+                    f"{path}:{reader.line_num}: {k!r} listed twice with different {column!r} ({out[k]!r} and {v!r})"
+                )
             out[k] = v
     return out
 
 
-def read_label_table(path: str | Path, key: str = "path",
-                     reserved: tuple[str, ...] = ()) -> tuple[list[str], dict[str, dict[str, str]]]:
+def read_label_table(
+    path: str | Path, key: str = "path", reserved: tuple[str, ...] = ()
+) -> tuple[list[str], dict[str, dict[str, str]]]:
     """Every column of a labels CSV (e.g. attributes.csv) keyed by ``key``:
     ``(columns other than key, {rel: {column: value}})``; a column named in ``reserved`` is refused."""
     path = Path(path)
@@ -123,7 +131,12 @@ def relabel(index: VideoIndex, mapping: dict[str, str]) -> VideoIndex:
         raise DataError(f"{len(absent)} videos have no label in the mapping: {', '.join(absent[:5])}{more}")
     classes = sorted(set(mapping.values()))
     to_idx = {c: i for i, c in enumerate(classes)}
-    entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel, meta=e.meta)
-               for e in index.entries]
-    return VideoIndex(entries=entries, classes=classes, root=index.root, format=index.format,
-                      known_bad=index.known_bad, bad_list=index.bad_list)
+    entries = [VideoEntry(path=e.path, label=to_idx[mapping[e.rel]], rel=e.rel, meta=e.meta) for e in index.entries]
+    return VideoIndex(
+        entries=entries,
+        classes=classes,
+        root=index.root,
+        format=index.format,
+        known_bad=index.known_bad,
+        bad_list=index.bad_list,
+    )

@@ -57,8 +57,13 @@ def _locate(root: Path, given: str | Path | None, default: str, official: str) -
     return root / official
 
 
-def read_ucf101(root: str | Path, split: int = 1, subset: str = "train",
-                videos_dir: str | Path | None = None, splits_dir: str | Path | None = None) -> VideoIndex:
+def read_ucf101(
+    root: str | Path,
+    split: int = 1,
+    subset: str = "train",
+    videos_dir: str | Path | None = None,
+    splits_dir: str | Path | None = None,
+) -> VideoIndex:
     """Read split ``split`` (1-based) of a UCF101-layout dataset at ``root`` -> :class:`VideoIndex`.
 
     ``videos_dir`` / ``splits_dir`` (absolute, or relative to ``root``) override the defaults
@@ -103,8 +108,7 @@ def read_ucf101(root: str | Path, split: int = 1, subset: str = "train",
             if not 0 <= label < len(classes):
                 raise DataError(f"{where}: label {parts[1]} out of range 1..{len(classes)}")
             if folder is not None and class_to_idx[folder] != label:
-                raise DataError(f"{where}: label {parts[1]} ({classes[label]}) contradicts "
-                                f"the class folder {folder!r}")
+                raise DataError(f"{where}: label {parts[1]} ({classes[label]}) contradicts the class folder {folder!r}")
         elif folder is not None:
             label = class_to_idx[folder]
         else:

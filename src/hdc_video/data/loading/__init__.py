@@ -15,6 +15,6 @@ def resolve_workers(workers: int, world_size: int = 1) -> int:
         return workers
     try:
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
+    except AttributeError:  # not on Linux
         cores = os.cpu_count() or 2
     return max(1, min(16, cores // max(1, world_size) - 2))

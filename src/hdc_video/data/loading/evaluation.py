@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -31,8 +31,9 @@ class EvalClipDataset(Dataset):
     ``None`` for a video that fails (logged, counted in ``skipped``). ``crops=1``: the centre crop;
     ``crops=3``: left/centre/right along the long side (:func:`three_crop`), clip-major."""
 
-    def __init__(self, index: VideoIndex, decoder: Decoder, clip_len: int, stride: int,
-                 num_clips: int, size: int, crops: int = 1):
+    def __init__(
+        self, index: VideoIndex, decoder: Decoder, clip_len: int, stride: int, num_clips: int, size: int, crops: int = 1
+    ):
         if crops not in (1, 3):
             raise ValueError(f"crops must be 1 or 3, got {crops}")
         self.index, self.decoder = index, decoder

@@ -33,8 +33,18 @@ __all__ = ["TrainClipDataset", "finetune_augment", "random_clip"]
 def finetune_augment(size: int) -> ClipAugment:
     """Supervised-training augmentation: random resized crop + flip, a milder colour jitter than
     pretraining's (no grayscale, no blur)."""
-    return ClipAugment(size, scale=(0.4, 1.0), flip=0.5, jitter=0.5, brightness=0.2, contrast=0.2,
-                       saturation=0.2, hue=0.05, grayscale=0.0, blur=0.0)
+    return ClipAugment(
+        size,
+        scale=(0.4, 1.0),
+        flip=0.5,
+        jitter=0.5,
+        brightness=0.2,
+        contrast=0.2,
+        saturation=0.2,
+        hue=0.05,
+        grayscale=0.0,
+        blur=0.0,
+    )
 
 
 def random_clip(num_frames: int, clip_len: int, stride: int, rng: np.random.Generator) -> np.ndarray:
@@ -48,8 +58,15 @@ def random_clip(num_frames: int, clip_len: int, stride: int, rng: np.random.Gene
 class TrainClipDataset(InfoCache, Dataset):
     """``ds[(i, seed)] -> {"video": float [3, T, S, S], "label": int, "index": int}``."""
 
-    def __init__(self, index: VideoIndex, decoder: Decoder, clip_len: int, stride: int,
-                 augment: ClipAugment, max_retries: int = 10):
+    def __init__(
+        self,
+        index: VideoIndex,
+        decoder: Decoder,
+        clip_len: int,
+        stride: int,
+        augment: ClipAugment,
+        max_retries: int = 10,
+    ):
         if len(index) == 0:
             raise DataError("empty video index")
         self.index, self.decoder, self.augment = index, decoder, augment
@@ -82,5 +99,7 @@ class TrainClipDataset(InfoCache, Dataset):
                 self.skipped[str(path)] = reason
                 self._info.pop(str(path), None)
                 i = int(rng.integers(len(self.index)))
-        raise DataError(f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
-                        f"sample (last: {path}: {reason}); check the dataset")
+        raise DataError(
+            f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
+            f"sample (last: {path}: {reason}); check the dataset"
+        )

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data._utils.collate import default_collate
 
+from hdc_video.views import VIEW_CROP
+
 from ..decoders.base import Decoder, VideoInfo
 from ..errors import DataError, DecodeError
 from ..indexes.badlist import drop_known_bad
 from ..indexes.types import VideoIndex
-from hdc_video.views import VIEW_CROP
-
 from ..sampling.clips import TwoCropSampler
 from ..sampling.videos import SEED_MASK, EpochSampler
 from ..transforms.augment import ClipAugment
@@ -38,8 +38,14 @@ from .skips import SkipTracker, skip_reason
 
 log = logging.getLogger("hdc_video.data")
 
-__all__ = ["PretrainDataset", "PretrainLoader", "RawViewsDataset", "collate_pretrain", "make_pretrain_loader",
-           "worker_init"]
+__all__ = [
+    "PretrainDataset",
+    "PretrainLoader",
+    "RawViewsDataset",
+    "collate_pretrain",
+    "make_pretrain_loader",
+    "worker_init",
+]
 
 
 class PretrainDataset(InfoCache, Dataset):
@@ -64,9 +70,18 @@ class PretrainDataset(InfoCache, Dataset):
     ``open_index`` already filtered with the same list is kept as it is: the list is read once).
     """
 
-    def __init__(self, index: VideoIndex, decoder: Decoder, sampler: TwoCropSampler,
-                 augment: ClipAugment, views_per_crop: int = 2, max_retries: int = 10,
-                 short_video: str = "loop", min_frames: int = 4, known_bad: str | Path | None = "auto"):
+    def __init__(
+        self,
+        index: VideoIndex,
+        decoder: Decoder,
+        sampler: TwoCropSampler,
+        augment: ClipAugment,
+        views_per_crop: int = 2,
+        max_retries: int = 10,
+        short_video: str = "loop",
+        min_frames: int = 4,
+        known_bad: str | Path | None = "auto",
+    ):
         if views_per_crop not in (1, 2):
             raise ValueError(f"views_per_crop must be 1 or 2, got {views_per_crop}")
         if short_video not in ("loop", "pad"):
@@ -90,7 +105,9 @@ class PretrainDataset(InfoCache, Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def load(self, i: int, rng: np.random.Generator, generator: torch.Generator, out=None) -> tuple[torch.Tensor, float]:
+    def load(
+        self, i: int, rng: np.random.Generator, generator: torch.Generator, out=None
+    ) -> tuple[torch.Tensor, float]:
         """The augmented views of video ``i`` (raises on decode failure), written into ``out`` if given,
         and the fraction of frames its two temporal crops share (``method.tc_overlap`` reads it)."""
         path = self.index[i].path
@@ -130,9 +147,12 @@ class PretrainDataset(InfoCache, Dataset):
         else:
             video = torch.empty(shape, dtype=torch.float32)
         samples = [self._fetch(k, out=video[b]) for b, k in enumerate(keys)]
-        return {"video": video, "index": torch.tensor([s["index"] for s in samples]),
-                "overlap": torch.tensor([s["overlap"] for s in samples], dtype=torch.float32),
-                "skipped": [s["skipped"] for s in samples]}
+        return {
+            "video": video,
+            "index": torch.tensor([s["index"] for s in samples]),
+            "overlap": torch.tensor([s["overlap"] for s in samples], dtype=torch.float32),
+            "skipped": [s["skipped"] for s in samples],
+        }
 
     def replacement(self, batch: tuple[int, ...] | None, i: int, seed: int, attempt: int) -> int:
         """The video that stands in for ``i`` at a failed ``attempt`` (1, 2, ...): a pure function of
@@ -174,8 +194,10 @@ class PretrainDataset(InfoCache, Dataset):
                 failed.append(f"{path}\t{reason}")
                 self._info.pop(str(path), None)
                 i = self.replacement(batch, first, seed, attempt + 1)
-        raise DataError(f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
-                        f"sample (last: {path}: {reason}); check the dataset")
+        raise DataError(
+            f"too many videos failed to decode: {self.max_retries + 1} in a row for one "
+            f"sample (last: {path}: {reason}); check the dataset"
+        )
 
 
 def collate_pretrain(batch):
@@ -202,10 +224,19 @@ class PretrainLoader(DataLoader):
         self.skips.end_epoch(epoch)
 
 
-def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, workers: int,
-                         epoch: int = 0, start_batch: int = 0, pin_memory: bool = False,
-                         shuffle: bool = True, max_fail_frac: float | None = 0.05,
-                         rank: int = 0, world_size: int = 1) -> PretrainLoader:
+def make_pretrain_loader(
+    dataset: PretrainDataset,
+    batch_size: int,
+    seed: int,
+    workers: int,
+    epoch: int = 0,
+    start_batch: int = 0,
+    pin_memory: bool = False,
+    shuffle: bool = True,
+    max_fail_frac: float | None = 0.05,
+    rank: int = 0,
+    world_size: int = 1,
+) -> PretrainLoader:
     """A DataLoader over ``dataset`` driven by :class:`EpochSampler` (``loader.sampler``): call
     ``loader.sampler.set_epoch(e)`` before each later epoch. ``loader.skips`` (:class:`SkipTracker`)
     counts skipped videos across workers, logs one line per completed epoch and raises
@@ -213,13 +244,22 @@ def make_pretrain_loader(dataset: PretrainDataset, batch_size: int, seed: int, w
 
     ``batch_size`` is the global batch; with ``world_size > 1`` the loader yields this ``rank``'s
     slice of it (``batch_size // world_size`` samples) and ``skips`` counts this rank's failures only."""
-    sampler = EpochSampler(len(dataset), batch_size, seed=seed, shuffle=shuffle, rank=rank, world_size=world_size,
-                           with_batch=True)
+    sampler = EpochSampler(
+        len(dataset), batch_size, seed=seed, shuffle=shuffle, rank=rank, world_size=world_size, with_batch=True
+    )
     sampler.set_epoch(epoch)
     sampler.set_start(start_batch)
-    loader = PretrainLoader(dataset, batch_size=sampler.local_batch, sampler=sampler, drop_last=True,
-                            num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
-                            worker_init_fn=worker_init if workers > 0 else None, collate_fn=collate_pretrain)
+    loader = PretrainLoader(
+        dataset,
+        batch_size=sampler.local_batch,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=pin_memory,
+        worker_init_fn=worker_init if workers > 0 else None,
+        collate_fn=collate_pretrain,
+    )
     index = getattr(dataset, "index", None)
     loader.skips = SkipTracker(len(dataset), max_fail_frac, root=getattr(index, "root", None))
     return loader

@@ -67,9 +67,11 @@ class SkipTracker:
             kinds = collections.Counter(_reason_kind(r) for r in self.failed.values())
             kind, count = kinds.most_common(1)[0]
             example = next(p for p, r in self.failed.items() if _reason_kind(r) == kind)
-            raise DataError(f"{n} of {m} videos failed ({100 * n / m:.1f}%, more than the {100 * frac:g}% allowed): "
-                            f"check the path/codec; most common: {kind} x{count}, e.g. {example}: "
-                            f"{self.failed[example]} (`hdc verify` lists every bad file)")
+            raise DataError(
+                f"{n} of {m} videos failed ({100 * n / m:.1f}%, more than the {100 * frac:g}% allowed): "
+                f"check the path/codec; most common: {kind} x{count}, e.g. {example}: "
+                f"{self.failed[example]} (`hdc verify` lists every bad file)"
+            )
 
     def epoch_line(self, epoch: int | None = None) -> str | None:
         """The summary line of the epoch so far (``None`` when nothing was skipped)."""
@@ -85,8 +87,10 @@ class SkipTracker:
         n = len(self.epoch_videos)
         where = f"epoch {epoch}: " if epoch is not None else ""
         pct = 100 * n / max(self.total, 1)
-        return (f"{where}skipped {self.epoch_samples} samples from {n} bad videos ({pct:.1f}% of {self.total}): "
-                + "; ".join(parts))
+        return (
+            f"{where}skipped {self.epoch_samples} samples from {n} bad videos ({pct:.1f}% of {self.total}): "
+            + "; ".join(parts)
+        )
 
     def end_epoch(self, epoch: int | None = None) -> str | None:
         """Log the epoch's summary line (if anything was skipped), reset the epoch counts, return it."""

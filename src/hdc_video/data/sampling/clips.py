@@ -62,12 +62,13 @@ class TwoCropSampler:
     def sample(self, num_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Frame indices ``(idx1, idx2)`` of the two crops, each ``int64 [clip_len]``."""
         c1, c2 = self.starts(num_frames, rng)
-        return (clip_indices(c1, self.clip_len, self.stride, num_frames),
-                clip_indices(c2, self.clip_len, self.stride, num_frames))
+        return (
+            clip_indices(c1, self.clip_len, self.stride, num_frames),
+            clip_indices(c2, self.clip_len, self.stride, num_frames),
+        )
 
     def __repr__(self) -> str:
-        return (f"TwoCropSampler(clip_len={self.clip_len}, stride={self.stride}, "
-                f"non_overlap={self.non_overlap})")
+        return f"TwoCropSampler(clip_len={self.clip_len}, stride={self.stride}, non_overlap={self.non_overlap})"
 
 
 def uniform_clips(num_frames: int, clip_len: int, stride: int, n: int) -> list[np.ndarray]:

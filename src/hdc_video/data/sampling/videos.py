@@ -8,7 +8,7 @@ a run gives the same batches whatever the number of workers, and a resumed run
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -41,8 +41,16 @@ class EpochSampler(Sampler):
     broken video then picks one outside the batch (:meth:`PretrainDataset.replacement`).
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1, with_batch: bool = False):
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        with_batch: bool = False,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
@@ -85,19 +93,20 @@ class EpochSampler(Sampler):
         else:
             order = np.arange(m)
         seeds = np.random.default_rng([self.seed, epoch, 1]).integers(
-            0, SEED_MASK, size=m, dtype=np.int64, endpoint=True)
+            0, SEED_MASK, size=m, dtype=np.int64, endpoint=True
+        )
         return [(int(i), int(s)) for i, s in zip(order, seeds)]
 
     def __iter__(self) -> Iterator[tuple]:
-        items = self.epoch_items()[self.start * self.batch_size:]
+        items = self.epoch_items()[self.start * self.batch_size :]
         if self.world_size == 1 and not self.with_batch:
             return iter(items)
         lb, lo = self.local_batch, self.rank * self.local_batch
         out = []
         for j in range(0, len(items), self.batch_size):
-            glob = items[j:j + self.batch_size]
+            glob = items[j : j + self.batch_size]
             members = tuple(i for i, _ in glob)
-            out += [(i, s, members) if self.with_batch else (i, s) for i, s in glob[lo:lo + lb]]
+            out += [(i, s, members) if self.with_batch else (i, s) for i, s in glob[lo : lo + lb]]
         return iter(out)
 
     def __len__(self) -> int:

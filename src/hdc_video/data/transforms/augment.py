@@ -48,8 +48,16 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .functional import (add_lighting, check_clips, colour_affine, frame_differences, gaussian_blur, resized_crop,
-                         to_device, to_normalized)
+from .functional import (
+    add_lighting,
+    check_clips,
+    colour_affine,
+    frame_differences,
+    gaussian_blur,
+    resized_crop,
+    to_device,
+    to_normalized,
+)
 
 __all__ = ["AugParams", "ClipAugment"]
 
@@ -58,18 +66,18 @@ __all__ = ["AugParams", "ClipAugment"]
 class AugParams:
     """One draw for N clips; every field is a tensor with leading dim N."""
 
-    boxes: torch.Tensor       # [N, 4] float x1, y1, x2, y2: integer pixel edges (x2, y2 exclusive)
-    flip: torch.Tensor        # [N] bool
+    boxes: torch.Tensor  # [N, 4] float x1, y1, x2, y2: integer pixel edges (x2, y2 exclusive)
+    flip: torch.Tensor  # [N] bool
     brightness: torch.Tensor  # [N] float factor (1 = unchanged)
-    contrast: torch.Tensor    # [N]
+    contrast: torch.Tensor  # [N]
     saturation: torch.Tensor  # [N]
-    hue: torch.Tensor         # [N] in turns (-0.5..0.5), 0 = unchanged
-    grayscale: torch.Tensor   # [N] bool
-    sigma: torch.Tensor       # [N] float, 0 = no blur
-    light: torch.Tensor       # [N, 3, 3, 3] float: the lighting field's grid per channel, 0 = none
-    residual: torch.Tensor    # [N] bool: replace the clip by its frame differences
+    hue: torch.Tensor  # [N] in turns (-0.5..0.5), 0 = unchanged
+    grayscale: torch.Tensor  # [N] bool
+    sigma: torch.Tensor  # [N] float, 0 = no blur
+    light: torch.Tensor  # [N, 3, 3, 3] float: the lighting field's grid per channel, 0 = none
+    residual: torch.Tensor  # [N] bool: replace the clip by its frame differences
 
-    def to(self, device) -> "AugParams":
+    def to(self, device) -> AugParams:
         return AugParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
@@ -80,11 +88,24 @@ def _any_jitter(p: AugParams) -> bool:
 class ClipAugment:
     """Random resized crop, flip, colour jitter, grayscale, blur, normalise (see module doc)."""
 
-    def __init__(self, size: int, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), flip: float = 0.5,
-                 jitter: float = 0.8, brightness: float = 0.4, contrast: float = 0.4,
-                 saturation: float = 0.4, hue: float = 0.1, grayscale: float = 0.2,
-                 blur: float = 0.0, blur_sigma=(0.1, 2.0), lighting: float = 0.0, lighting_strength: float = 0.2,
-                 residual: float = 0.0):
+    def __init__(
+        self,
+        size: int,
+        scale=(0.3, 1.0),
+        ratio=(3 / 4, 4 / 3),
+        flip: float = 0.5,
+        jitter: float = 0.8,
+        brightness: float = 0.4,
+        contrast: float = 0.4,
+        saturation: float = 0.4,
+        hue: float = 0.1,
+        grayscale: float = 0.2,
+        blur: float = 0.0,
+        blur_sigma=(0.1, 2.0),
+        lighting: float = 0.0,
+        lighting_strength: float = 0.2,
+        residual: float = 0.0,
+    ):
         if not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
         if not 0 < ratio[0] <= ratio[1]:
@@ -99,8 +120,23 @@ class ClipAugment:
         self.lighting, self.lighting_strength, self.residual = lighting, lighting_strength, residual
 
     def __repr__(self) -> str:
-        keys = ("size", "scale", "ratio", "flip", "jitter", "brightness", "contrast", "saturation",
-                "hue", "grayscale", "blur", "blur_sigma", "lighting", "lighting_strength", "residual")
+        keys = (
+            "size",
+            "scale",
+            "ratio",
+            "flip",
+            "jitter",
+            "brightness",
+            "contrast",
+            "saturation",
+            "hue",
+            "grayscale",
+            "blur",
+            "blur_sigma",
+            "lighting",
+            "lighting_strength",
+            "residual",
+        )
         return "ClipAugment(" + ", ".join(f"{k}={getattr(self, k)}" for k in keys) + ")"
 
     # ----------------------------------------------------------------- draw
@@ -150,15 +186,15 @@ class ClipAugment:
         brightness = factor(self.brightness)
         contrast = factor(self.contrast)
         saturation = factor(self.saturation)
-        hue = torch.where(on, self.hue * (2.0 * u(n) - 1.0), torch.zeros(n, dtype=torch.float64,
-                                                                         device=dev)).float()
+        hue = torch.where(on, self.hue * (2.0 * u(n) - 1.0), torch.zeros(n, dtype=torch.float64, device=dev)).float()
         grayscale = u(n) < self.grayscale
         blur_on = u(n) < self.blur
         s_lo, s_hi = self.blur_sigma
-        sigma = torch.where(blur_on, s_lo + (s_hi - s_lo) * u(n),
-                            torch.zeros(n, dtype=torch.float64, device=dev)).float()
+        sigma = torch.where(
+            blur_on, s_lo + (s_hi - s_lo) * u(n), torch.zeros(n, dtype=torch.float64, device=dev)
+        ).float()
         light = torch.zeros(n, 3, 3, 3, device=dev)
-        if self.lighting > 0:   # drawn last and only when on: the other draws stay those of older versions
+        if self.lighting > 0:  # drawn last and only when on: the other draws stay those of older versions
             on = (u(n) < self.lighting).double() * self.lighting_strength * u(n)
             grid = torch.randn(n, 3, 3, 3, generator=g, device=dev, dtype=torch.float64)
             grid = torch.where(grayscale[:, None, None, None], grid.mean(1, keepdim=True).expand_as(grid), grid)
@@ -188,8 +224,9 @@ class ClipAugment:
             x = frame_differences(x, to_device(p.residual, x.device))
         return x
 
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator, source=None,
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, clips: torch.Tensor, generator: torch.Generator, source=None, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Draw and apply: one view per clip, or one per entry of ``source`` (see :meth:`apply`)."""
         check_clips(clips)
         n = clips.shape[0] if source is None else len(source)
@@ -197,7 +234,8 @@ class ClipAugment:
         return self.apply(clips, params, source=source, out=out)
 
     # -------------------------------------------------------------- helpers
-    def _blur(self, x: torch.Tensor, sigma: torch.Tensor, batched: bool | None = None,
-              inplace: bool = False) -> torch.Tensor:
+    def _blur(
+        self, x: torch.Tensor, sigma: torch.Tensor, batched: bool | None = None, inplace: bool = False
+    ) -> torch.Tensor:
         """:func:`~.functional.gaussian_blur` with this augmentation's largest sigma fixing the kernel size."""
         return gaussian_blur(x, sigma, max(self.blur_sigma), batched=batched, inplace=inplace)

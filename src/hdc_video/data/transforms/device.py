@@ -5,7 +5,8 @@ ships ``float32 [V, 3, T, S, S]`` per sample. On a GPU machine that costs worker
 augmentation) and 4x the bytes (float vs uint8) through shared memory and PCIe. The device path
 splits the same work in two:
 
-* **worker** -- :class:`~hdc_video.data.loading.pretrain.RawViewsDataset` wraps a ``PretrainDataset`` and keeps everything it does
+* **worker** -- :class:`~hdc_video.data.loading.pretrain.RawViewsDataset` wraps a ``PretrainDataset``
+  and keeps everything it does
   (index, temporal sampling, one ``decode`` call for both crops, retries on broken videos, skip
   reporting, a sample being a pure function of ``(index, seed)``), but instead of augmenting it
   returns the two decoded temporal crops as ``uint8`` resized to one fixed ``raw_size`` (so samples
@@ -84,8 +85,10 @@ class RawViews:
     def __call__(self, crops: torch.Tensor, generator: torch.Generator, source) -> dict[str, torch.Tensor]:
         v = len(source)
         if crops.shape[0] != 2 or tuple(source) != VIEW_CROP[:v] or v < 3:
-            raise ValueError(f"expected crops [c1, c2] and views {VIEW_CROP} (or the first 3), "
-                             f"got {crops.shape[0]} crops and views {tuple(source)}")
+            raise ValueError(
+                f"expected crops [c1, c2] and views {VIEW_CROP} (or the first 3), "
+                f"got {crops.shape[0]} crops and views {tuple(source)}"
+            )
         raw = crops if self.raw_size is None else resize_clips(crops, self.raw_size)
         params = self.augment.draw(v, raw.shape[2], raw.shape[3], generator)
         return {"raw": raw, **{k: getattr(params, k) for k in _PARAM_FIELDS}}
@@ -96,8 +99,9 @@ def params_from_batch(video: dict[str, torch.Tensor]) -> AugParams:
     return AugParams(**{k: video[k].flatten(0, 1) for k in _PARAM_FIELDS})
 
 
-def views_to_device(video: dict[str, torch.Tensor], augment: ClipAugment, device: torch.device | str,
-                    non_blocking: bool = True) -> torch.Tensor:
+def views_to_device(
+    video: dict[str, torch.Tensor], augment: ClipAugment, device: torch.device | str, non_blocking: bool = True
+) -> torch.Tensor:
     """Collated ``RawViewsDataset`` output -> augmented ``float32 [B, V, 3, T, S, S]`` on ``device``.
 
     The uint8 crops travel pinned and ``non_blocking`` (already pinned by a ``pin_memory=True``

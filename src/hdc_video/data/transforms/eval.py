@@ -15,7 +15,7 @@ def _square_boxes(h: int, w: int, three: bool = False) -> list[list[int]]:
     the start, centre and end of its long side."""
     side, long = min(h, w), max(h, w)
     out = []
-    for along in ((0, (long - side) // 2, long - side) if three else ((long - side) // 2,)):
+    for along in (0, (long - side) // 2, long - side) if three else ((long - side) // 2,):
         x0, y0 = (along, 0) if w >= h else (0, along)
         out.append([x0, y0, x0 + side, y0 + side])
     return out

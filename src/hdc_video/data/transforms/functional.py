@@ -20,16 +20,28 @@ import torch.nn.functional as F
 
 from .resample import no_tf32, resized_crop_batched, to_device
 
-__all__ = ["MEAN", "STD", "add_lighting", "check_clips", "colour_affine", "frame_differences", "gaussian_blur", "normalize", "resize_clips",
-           "resized_crop", "to_device", "to_normalized"]
+__all__ = [
+    "MEAN",
+    "STD",
+    "add_lighting",
+    "check_clips",
+    "colour_affine",
+    "frame_differences",
+    "gaussian_blur",
+    "normalize",
+    "resize_clips",
+    "resized_crop",
+    "to_device",
+    "to_normalized",
+]
 
 MEAN = (0.43216, 0.394666, 0.37645)
 STD = (0.22803, 0.22145, 0.216989)
 
 _GREY = (0.299, 0.587, 0.114)
-_RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114],
-                         [0.595716, -0.274453, -0.321263],
-                         [0.211456, -0.522591, 0.311135]], dtype=torch.float64)
+_RGB2YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]], dtype=torch.float64
+)
 _YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
 
 
@@ -74,8 +86,9 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
-                 source=None, kernel: str | None = None) -> torch.Tensor:
+def resized_crop(
+    clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None, source=None, kernel: str | None = None
+) -> torch.Tensor:
     """Crop + resize + mirror in uint8: ``uint8 [M, T, H, W, 3] -> uint8 [N, T, size, size, 3]``.
 
     Output ``i`` is clip ``source[i]`` (default ``i``) cropped to ``boxes[i]`` (integer
@@ -108,11 +121,13 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
         view = clips[s, :, y1:y2, x1:x2].permute(0, 3, 1, 2)  # [T, 3, h', w'], channels-last strides
         if (y2 - y1, x2 - x1) != (size, size):
             if cpu:  # torch's uint8 kernel (what torchvision uses on a CPU): ~30x faster than via float
-                view = F.interpolate(view, size=(size, size), mode="bilinear", align_corners=False,
-                                     antialias=True)
-            else:    # torchvision's GPU arithmetic: float, round, clamp
-                view = F.interpolate(view.float(), size=(size, size), mode="bilinear",
-                                     align_corners=False, antialias=True).round_().clamp_(0, 255)
+                view = F.interpolate(view, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            else:  # torchvision's GPU arithmetic: float, round, clamp
+                view = (
+                    F.interpolate(view.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+                    .round_()
+                    .clamp_(0, 255)
+                )
         if fl:
             view = view.flip(-1)
         out[i].copy_(view.permute(0, 2, 3, 1))
@@ -120,7 +135,8 @@ def resized_crop(clips: torch.Tensor, boxes: torch.Tensor, size: int, flip=None,
 
 
 def colour_affine(p, jitter: bool = True, gray: bool = True):
-    """The per-clip colour map of a draw ``p`` (an :class:`~.augment.AugParams`), in float64 on the params' device: ``(M [N, 3, 3], k [N])``
+    """The per-clip colour map of a draw ``p`` (an :class:`~.augment.AugParams`), in float64 on the
+    params' device: ``(M [N, 3, 3], k [N])``
     such that jitter + grayscale of a clip ``x`` in [0, 1] is ``M x + k * mu * 1``, where ``mu`` is the
     clip's mean grey. (Brightness ``b``, contrast ``c``, saturation ``s``, hue ``H``, grayscale
     ``G = 1 g^T``: ``M = [G] H (s I + (1-s) 1 g^T) c b``, ``k = (1 - c) b``; every step maps the
@@ -140,8 +156,14 @@ def colour_affine(p, jitter: bool = True, gray: bool = True):
     return m, k
 
 
-def to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tensor | None = None,
-                   clamp: bool = False, batched: bool | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+def to_normalized(
+    u8: torch.Tensor,
+    m: torch.Tensor | None = None,
+    k: torch.Tensor | None = None,
+    clamp: bool = False,
+    batched: bool | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``uint8 [N, T, S, S, 3]`` -> ``float32 [N, 3, T, S, S]``: ``normalize(M x/255 + k mu 1)``, the colour
     map fused with the normalisation into one affine pass per clip (``M``, ``k``: :func:`colour_affine`;
     ``None`` = identity), then clamped to the image of [0, 1] when ``clamp``.
@@ -160,8 +182,15 @@ def to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tens
     use_mean = k is not None and bool((k != 0).any())
     # one packed [N, 3, 7] table: the 3x3 map on raw values | offset d0 | mean coefficient c | grey g
     c = k.to(**f64)[:, None] * inv_std / 255 if use_mean else torch.zeros(n, 3, **f64)
-    table = torch.cat([inv_std[None, :, None] * m / 255, (-mean * inv_std).expand(n, 3)[..., None],
-                       c[..., None], torch.tensor(_GREY, **f64).expand(n, 3)[..., None]], dim=2).float()
+    table = torch.cat(
+        [
+            inv_std[None, :, None] * m / 255,
+            (-mean * inv_std).expand(n, 3)[..., None],
+            c[..., None],
+            torch.tensor(_GREY, **f64).expand(n, 3)[..., None],
+        ],
+        dim=2,
+    ).float()
     table = to_device(table, dev)
     a, d0, c, grey = table[..., :3], table[..., 3], table[..., 4], table[0, :, 5]
     lo, hi = (-mean * inv_std).tolist(), ((1 - mean) * inv_std).tolist()
@@ -170,8 +199,13 @@ def to_normalized(u8: torch.Tensor, m: torch.Tensor | None = None, k: torch.Tens
     if batched:
         x = u8.permute(0, 4, 1, 2, 3).float().reshape(n, 3, -1)
         d = d0 + c * (x.mean(dim=2) @ grey)[:, None] if use_mean else d0
-        y = torch.stack([a[:, i, 0:1] * x[:, 0] + a[:, i, 1:2] * x[:, 1] + a[:, i, 2:3] * x[:, 2]
-                         + d[:, i:i + 1] for i in range(3)], dim=1)
+        y = torch.stack(
+            [
+                a[:, i, 0:1] * x[:, 0] + a[:, i, 1:2] * x[:, 1] + a[:, i, 2:3] * x[:, 2] + d[:, i : i + 1]
+                for i in range(3)
+            ],
+            dim=1,
+        )
         if clamp:
             y = torch.stack([y[:, i].clamp(lo[i], hi[i]) for i in range(3)], dim=1)
         return y.view(n, 3, t, s, s) if out is None else out.copy_(y.view(n, 3, t, s, s))
@@ -210,8 +244,9 @@ def frame_differences(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
     return x.copy_(torch.where(which[:, None, None, None, None], d, x))
 
 
-def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batched: bool | None = None,
-                  inplace: bool = False) -> torch.Tensor:
+def gaussian_blur(
+    x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batched: bool | None = None, inplace: bool = False
+) -> torch.Tensor:
     """``float [N, C, T, H, W]`` blurred per clip: separable Gaussian, one sigma per clip (0 = none),
     replicate padding, kernel radius ``ceil(3 * max_sigma)`` (at most half the short side). On a CPU one
     clip at a time as 2 x K shifted multiply-adds over cache-sized planes (3x faster than
@@ -235,10 +270,12 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float, batche
     weight = kern.repeat_interleave(c * t, dim=0)  # one kernel per (clip, channel, frame)
     y = x.reshape(1, n * c * t, h, w)
     with no_tf32(x.device):
-        y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"),
-                     weight.view(-1, 1, 1, 2 * radius + 1), groups=n * c * t)
-        y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"),
-                     weight.view(-1, 1, 2 * radius + 1, 1), groups=n * c * t)
+        y = F.conv2d(
+            F.pad(y, (radius, radius, 0, 0), mode="replicate"), weight.view(-1, 1, 1, 2 * radius + 1), groups=n * c * t
+        )
+        y = F.conv2d(
+            F.pad(y, (0, 0, radius, radius), mode="replicate"), weight.view(-1, 1, 2 * radius + 1, 1), groups=n * c * t
+        )
     return y.view(n, c, t, h, w)
 
 
@@ -250,8 +287,8 @@ def _blur_plane_stack(x: torch.Tensor, weights: list[float], radius: int, out: t
     padded = F.pad(x[None], (radius, radius, 0, 0), mode="replicate")[0]
     rows = padded[..., 0:w] * weights[0]
     for j in range(1, len(weights)):
-        rows.add_(padded[..., j:j + w], alpha=weights[j])
+        rows.add_(padded[..., j : j + w], alpha=weights[j])
     padded = F.pad(rows[None], (0, 0, radius, radius), mode="replicate")[0]
     torch.mul(padded[:, 0:h], weights[0], out=out)
     for j in range(1, len(weights)):
-        out.add_(padded[:, j:j + h], alpha=weights[j])
+        out.add_(padded[:, j : j + h], alpha=weights[j])

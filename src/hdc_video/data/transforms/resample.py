@@ -32,9 +32,9 @@ def aa_weights(lo: torch.Tensor, hi: torch.Tensor, in_size: int, out_size: int) 
     lo, hi = lo.double()[:, None, None], hi.double()[:, None, None]
     length = hi - lo
     scale = length / out_size
-    support = scale.clamp(min=1.0)                       # bilinear: interp_size / 2 = 1, stretched on downscale
+    support = scale.clamp(min=1.0)  # bilinear: interp_size / 2 = 1, stretched on downscale
     i = torch.arange(out_size, dtype=torch.float64)[None, :, None]
-    j = torch.arange(in_size, dtype=torch.float64)[None, None, :] - lo   # input index inside the crop
+    j = torch.arange(in_size, dtype=torch.float64)[None, None, :] - lo  # input index inside the crop
     center = scale * (i + 0.5)
     first = torch.floor(center - support + 0.5).clamp(min=0)
     last = torch.minimum(torch.floor(center + support + 0.5), length)
@@ -53,7 +53,9 @@ def resized_crop_batched(clips: torch.Tensor, boxes: torch.Tensor, size: int, fl
     x1, y1 = box[:, 0].clamp(0, w - 1), box[:, 1].clamp(0, h - 1)
     x2, y2 = torch.maximum(box[:, 2], x1 + 1).clamp(max=w), torch.maximum(box[:, 3], y1 + 1).clamp(max=h)
     src = torch.as_tensor(source, dtype=torch.long).cpu()
-    flips = torch.as_tensor(flip, dtype=torch.bool).cpu() if flip is not None else torch.zeros(len(src), dtype=torch.bool)
+    flips = (
+        torch.as_tensor(flip, dtype=torch.bool).cpu() if flip is not None else torch.zeros(len(src), dtype=torch.bool)
+    )
     n = len(src)
     wy, wx = aa_weights(y1, y2, h, size), aa_weights(x1, x2, w, size)
     wx = torch.where(flips[:, None, None], wx.flip(1), wx)
@@ -71,9 +73,9 @@ def resized_crop_batched(clips: torch.Tensor, boxes: torch.Tensor, size: int, fl
     wy_all, wx_all = to_device(wy_all.float(), dev), to_device(wx_all.float(), dev)
     pick = to_device(src * k_max + slot, dev)
     with no_tf32(dev):
-        x = clips.float()                                                     # [M, T, H, W, 3]
-        rows = torch.einsum("mksh,mthwc->mktswc", wy_all, x)                  # [M, K, T, S, W, 3]
-        out = torch.einsum("mkrw,mktswc->mktsrc", wx_all, rows)               # [M, K, T, S, S, 3]
+        x = clips.float()  # [M, T, H, W, 3]
+        rows = torch.einsum("mksh,mthwc->mktswc", wy_all, x)  # [M, K, T, S, W, 3]
+        out = torch.einsum("mkrw,mktswc->mktsrc", wx_all, rows)  # [M, K, T, S, S, 3]
     out = out.reshape(m * k_max, t, size, size, 3).index_select(0, pick)
     return out.round_().clamp_(0, 255).to(torch.uint8)
 

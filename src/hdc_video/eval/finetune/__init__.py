@@ -19,8 +19,18 @@ from hdc_video.train.runtime import resolve_device
 
 log = logging.getLogger("hdc_video")
 
-__all__ = ["FORMAT", "FinetuneConfig", "FinetuneNet", "Finetuner", "GlobalBatchDropout", "average_video_predictions",
-           "check_world", "eval_batches", "predict_clips", "run_finetune"]
+__all__ = [
+    "FORMAT",
+    "FinetuneConfig",
+    "FinetuneNet",
+    "Finetuner",
+    "GlobalBatchDropout",
+    "average_video_predictions",
+    "check_world",
+    "eval_batches",
+    "predict_clips",
+    "run_finetune",
+]
 
 
 def run_finetune(given: dict, out: str | Path, resume: bool | str = False, progress: bool = True) -> dict:
@@ -32,7 +42,7 @@ def run_finetune(given: dict, out: str | Path, resume: bool | str = False, progr
     out = Path(out)
     opts, state = finetune_options(given, out, resume)
     device = resolve_device(opts.device)
-    ddp.init_distributed(device)                 # every rank refuses a bad world alike, before any writing
+    ddp.init_distributed(device)  # every rank refuses a bad world alike, before any writing
     check_world(opts, dist.world_size(), device)
     enter_run(opts.device, out)
     trainer = Finetuner(opts, out, state, progress=progress)

@@ -16,12 +16,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from hdc_video import dist
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex
 from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
 from hdc_video.data.loading.pretrain import worker_init as _worker_init
-from hdc_video import dist
 from hdc_video.train.runtime import autocast
 
 log = logging.getLogger("hdc_video.eval")
@@ -48,9 +48,12 @@ def average_video_predictions(clip_logits, labels, k: int = 5) -> tuple[dict[str
         return float(hit.double().mean()) if len(hit) else 0.0
 
     clip_y = y.repeat_interleave(n)
-    metrics = {"top1_clip": topk(probs.reshape(v * n, -1), clip_y, 1),
-               "top5_clip": topk(probs.reshape(v * n, -1), clip_y, kk),
-               "top1_video": topk(video, y, 1), "top5_video": topk(video, y, kk)}
+    metrics = {
+        "top1_clip": topk(probs.reshape(v * n, -1), clip_y, 1),
+        "top5_clip": topk(probs.reshape(v * n, -1), clip_y, kk),
+        "top1_video": topk(video, y, 1),
+        "top5_video": topk(video, y, kk),
+    }
     return metrics, video.numpy()
 
 
@@ -68,8 +71,9 @@ def eval_batches(n: int, videos_per_batch: int, rank: int = 0, world: int = 1) -
     return [list(range(s, min(s + videos_per_batch, n))) for s in starts][rank::world]
 
 
-def gather_logits(out: np.ndarray | None, keep: np.ndarray, views: int,
-                   device: torch.device) -> tuple[np.ndarray | None, np.ndarray]:
+def gather_logits(
+    out: np.ndarray | None, keep: np.ndarray, views: int, device: torch.device
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Every rank's rows summed into the full arrays on every rank. Each decoded video's row comes
     from exactly one rank and the others add zeros, so the sum is exact and in index order."""
     comm = device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
@@ -81,17 +85,29 @@ def gather_logits(out: np.ndarray | None, keep: np.ndarray, views: int,
         return None, kept
     if out is None:
         out = np.zeros((n, views, k), dtype=np.float32)
-    rows = max(1, (64 << 20) // (4 * views * k))                    # ~64 MB per collective
+    rows = max(1, (64 << 20) // (4 * views * k))  # ~64 MB per collective
     for lo in range(0, n, rows):
-        part = torch.from_numpy(np.ascontiguousarray(out[lo:lo + rows])).to(comm)
-        out[lo:lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
+        part = torch.from_numpy(np.ascontiguousarray(out[lo : lo + rows])).to(comm)
+        out[lo : lo + rows] = dist.all_reduce_sum(part).cpu().numpy()
     return out, kept
 
 
 @torch.no_grad()
-def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: int, size: int, num_clips: int,
-                  crops: int, batch_size: int, workers: int, device: torch.device, dtype: torch.dtype | None,
-                  progress: bool = True, desc: str = "test") -> tuple[np.ndarray, np.ndarray]:
+def predict_clips(
+    model: nn.Module,
+    index: VideoIndex,
+    clip_len: int,
+    stride: int,
+    size: int,
+    num_clips: int,
+    crops: int,
+    batch_size: int,
+    workers: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    progress: bool = True,
+    desc: str = "test",
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits of every clip x crop of every video: ``float32 [V, num_clips * crops, K]`` and a
     ``keep`` mask (False for videos that failed to decode; their rows are zero).
 
@@ -101,15 +117,21 @@ def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: in
     must hold the same weights and buffers on every rank. ``progress``: rank 0 only."""
     ds = EvalClipDataset(index, make_decoder("auto"), clip_len, stride, num_clips, size, crops=crops)
     views = num_clips * crops
-    videos_per_batch = max(1, (2 * batch_size) // views)   # about 2 x batch_size clips per forward
+    videos_per_batch = max(1, (2 * batch_size) // views)  # about 2 x batch_size clips per forward
     world, rank = dist.world_size(), dist.rank()
-    loader = DataLoader(ds, batch_sampler=eval_batches(len(ds), videos_per_batch, rank, world),
-                        num_workers=workers, collate_fn=collate_skip_none, generator=loader_generator(0),
-                        worker_init_fn=_worker_init if workers > 0 else None)
+    loader = DataLoader(
+        ds,
+        batch_sampler=eval_batches(len(ds), videos_per_batch, rank, world),
+        num_workers=workers,
+        collate_fn=collate_skip_none,
+        generator=loader_generator(0),
+        worker_init_fn=_worker_init if workers > 0 else None,
+    )
     was_training, out, keep = model.training, None, np.zeros(len(index), dtype=bool)
     model.eval()
-    for batch in tqdm(loader, desc=desc, unit="batch", disable=not (progress and rank == 0), dynamic_ncols=True,
-                      leave=False):
+    for batch in tqdm(
+        loader, desc=desc, unit="batch", disable=not (progress and rank == 0), dynamic_ncols=True, leave=False
+    ):
         if batch is None:
             continue
         video, idx = batch["video"].to(device, non_blocking=True), batch["index"].numpy()
@@ -126,6 +148,7 @@ def predict_clips(model: nn.Module, index: VideoIndex, clip_len: int, stride: in
     if out is None:
         raise DataError(f"{index.root}: no test video could be decoded")
     if (~keep).any() and rank == 0:
-        log.warning("%d of %d videos could not be decoded and are left out of the evaluation",
-                    int((~keep).sum()), len(index))
+        log.warning(
+            "%d of %d videos could not be decoded and are left out of the evaluation", int((~keep).sum()), len(index)
+        )
     return out, keep

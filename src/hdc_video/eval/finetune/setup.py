@@ -13,8 +13,14 @@ from pathlib import Path
 import torch
 
 from hdc_video.checkpoint import CheckpointError
-from hdc_video.config import (FINETUNE_RESUMABLE, ConfigError, FinetuneConfig, build_config, build_finetune_config,
-                              changed_keys)
+from hdc_video.config import (
+    FINETUNE_RESUMABLE,
+    ConfigError,
+    FinetuneConfig,
+    build_config,
+    build_finetune_config,
+    changed_keys,
+)
 from hdc_video.data.indexes import VideoIndex, open_index, read_labels_csv, relabel
 from hdc_video.eval.features import clip_settings, load_backbone
 from hdc_video.models.classifier import FinetuneNet
@@ -40,8 +46,9 @@ def finetune_options(given: dict, out: Path, resume: bool | str) -> tuple[Finetu
         return build_finetune_config(given), None
     saved = {k: (str(Path(v).resolve()) if k in PATHS and v is not None else v) for k, v in state["args"].items()}
     o = build_finetune_config(given, base=saved)
-    refuse_changes(changed_keys(build_finetune_config({}, base=saved).to_dict(), o.to_dict()), FINETUNE_RESUMABLE,
-                   _flag)
+    refuse_changes(
+        changed_keys(build_finetune_config({}, base=saved).to_dict(), o.to_dict()), FINETUNE_RESUMABLE, _flag
+    )
     return o, state
 
 
@@ -51,11 +58,11 @@ def check_world(o: FinetuneConfig, world: int, device: torch.device) -> None:
     from ``--device``, before :func:`~hdc_video.train.distributed.local_device`). Every rank
     raises alike (none is left waiting in a collective)."""
     if world > 1 and o.batch_size % world:
-        raise ConfigError(f"--batch-size {o.batch_size} (the global batch) is not divisible by the {world} "
-                          f"processes")
+        raise ConfigError(f"--batch-size {o.batch_size} (the global batch) is not divisible by the {world} processes")
     if world > 1 and device.type == "cuda" and device.index is not None:
-        raise ConfigError(f"--device {device} under torchrun: pass --device cuda (or auto), each process takes "
-                          f"GPU LOCAL_RANK")
+        raise ConfigError(
+            f"--device {device} under torchrun: pass --device cuda (or auto), each process takes GPU LOCAL_RANK"
+        )
 
 
 def load_split(o: FinetuneConfig) -> tuple[VideoIndex, VideoIndex]:
@@ -74,12 +81,16 @@ def build_network(o: FinetuneConfig, state: dict | None, num_classes: int) -> tu
         cfg = build_config(base=state["config"])
         net = build_backbone(cfg.model.backbone, width=cfg.model.width)
     else:
-        net, cfg = load_backbone(o.checkpoint, random_init=o.random_init, backbone=o.backbone,
-                                 width=o.width, seed=o.seed)
-        if o.checkpoint is not None and (o.backbone not in (None, cfg.model.backbone)
-                                            or o.width not in (None, cfg.model.width)):
-            raise CheckpointError(f"{o.checkpoint}: holds {cfg.model.backbone} width {cfg.model.width}, not the "
-                                  f"requested {o.backbone or cfg.model.backbone} width {o.width or cfg.model.width}")
+        net, cfg = load_backbone(
+            o.checkpoint, random_init=o.random_init, backbone=o.backbone, width=o.width, seed=o.seed
+        )
+        if o.checkpoint is not None and (
+            o.backbone not in (None, cfg.model.backbone) or o.width not in (None, cfg.model.width)
+        ):
+            raise CheckpointError(
+                f"{o.checkpoint}: holds {cfg.model.backbone} width {cfg.model.width}, not the "
+                f"requested {o.backbone or cfg.model.backbone} width {o.width or cfg.model.width}"
+            )
         o.backbone, o.width = cfg.model.backbone, cfg.model.width
         o.clip_len, o.stride, o.size = clip_settings(cfg, o.clip_len, o.stride, o.size)
     model = FinetuneNet(net, num_classes, o.dropout)
@@ -87,5 +98,7 @@ def build_network(o: FinetuneConfig, state: dict | None, num_classes: int) -> tu
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as e:
-            raise CheckpointError(f"fine-tuning checkpoint does not fit its network ({str(e).splitlines()[0]})") from None
+            raise CheckpointError(
+                f"fine-tuning checkpoint does not fit its network ({str(e).splitlines()[0]})"
+            ) from None
     return model, cfg.to_dict()

@@ -64,8 +64,14 @@ from hdc_video.train.metrics import MetricsLogger, NullMetrics
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state, restore_scheduler
 from hdc_video.train.run_info import start_facts
 from hdc_video.train.runner import Runner
-from hdc_video.train.runtime import (autocast, choose_precision, prepare_backbone, resolve_device, resolve_precision,
-                                    use_channels_last)
+from hdc_video.train.runtime import (
+    autocast,
+    choose_precision,
+    prepare_backbone,
+    resolve_device,
+    resolve_precision,
+    use_channels_last,
+)
 
 log = logging.getLogger("hdc_video")
 
@@ -103,22 +109,36 @@ class Finetuner(Runner):
         self.model.to(self.device)
         self.dtype, precision = choose_precision(o.precision, self.device, self.model.backbone, o.clip_len, o.size)
         self.eval_dtype = resolve_precision(o.precision, self.device, training=False)
-        self.runtime = prepare_backbone(self.model.backbone, self.device, self.dtype,
-                                        use_channels_last("auto", self.device, self.dtype))
+        self.runtime = prepare_backbone(
+            self.model.backbone, self.device, self.dtype, use_channels_last("auto", self.device, self.dtype)
+        )
         self.model.channels_last = self.runtime["channels_last"]
         ds = TrainClipDataset(self.train_index, make_decoder("auto"), o.clip_len, o.stride, finetune_augment(o.size))
         self.dataset = ds
         self.sampler = EpochSampler(len(ds), o.batch_size, seed=o.seed, rank=self.rank, world_size=self.world)
         w = o.workers
-        self.loader = DataLoader(ds, batch_size=self.sampler.local_batch, sampler=self.sampler, drop_last=True,
-                                 num_workers=w,
-                                 persistent_workers=w > 0, pin_memory=self.device.type == "cuda",
-                                 worker_init_fn=_worker_init if w > 0 else None,
-                                 generator=loader_generator(o.seed))
+        self.loader = DataLoader(
+            ds,
+            batch_size=self.sampler.local_batch,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=w,
+            persistent_workers=w > 0,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=_worker_init if w > 0 else None,
+            generator=loader_generator(o.seed),
+        )
         bpe = self.sampler.batches_per_epoch
-        self.tcfg = TrainConfig(steps=o.epochs * bpe, batch_size=o.batch_size, optimizer=o.optimizer,
-                                lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
-                                warmup_steps=int(round(o.warmup_epochs * bpe)), seed=o.seed)
+        self.tcfg = TrainConfig(
+            steps=o.epochs * bpe,
+            batch_size=o.batch_size,
+            optimizer=o.optimizer,
+            lr=o.lr,
+            momentum=o.momentum,
+            weight_decay=o.weight_decay,
+            warmup_steps=int(round(o.warmup_epochs * bpe)),
+            seed=o.seed,
+        )
         self.optimizer = build_optimizer(self.model, self.tcfg)
         self.scheduler = build_scheduler(self.optimizer, self.tcfg)
         self.epoch = self.step = 0
@@ -132,13 +152,20 @@ class Finetuner(Runner):
         if self.main:
             self.history_path.write_text("".join(json.dumps(r) + "\n" for r in history))
         self.metrics = MetricsLogger(self.out, resume_step=self.step) if self.main else NullMetrics()
-        self.net = self.wrap(self.model)      # DDP broadcasts rank 0's weights and buffers now
+        self.net = self.wrap(self.model)  # DDP broadcasts rank 0's weights and buffers now
         self.guard = NonFiniteGuard(self.device, step_offset=self.step)
-        self.facts = start_facts(device=self.device, dtype=self.dtype, runtime=self.runtime, compile=False,
-                                 precision_note=precision,
-                                 world_size=self.world, index=self.train_index, config=self.o.to_dict())
+        self.facts = start_facts(
+            device=self.device,
+            dtype=self.dtype,
+            runtime=self.runtime,
+            compile=False,
+            precision_note=precision,
+            world_size=self.world,
+            index=self.train_index,
+            config=self.o.to_dict(),
+        )
         if state is not None:
-            set_rng_state(state["rng"])          # last: nothing above may consume the restored RNG
+            set_rng_state(state["rng"])  # last: nothing above may consume the restored RNG
 
     def _sync_buffers(self) -> None:
         """Rank 0's buffers (BatchNorm running statistics) on every rank: in training each rank's last
@@ -149,11 +176,21 @@ class Finetuner(Runner):
 
     def save(self) -> Path:
         """Rank 0 writes the checkpoint (the unwrapped model); every rank waits until it is on disk."""
-        return super().save({"format": FORMAT, "config": self.backbone_cfg, "args": self.o.to_dict(),
-                             "classes": self.classes, "epoch": self.epoch, "step": self.step,
-                             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                             "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                             "stage_channels": list(self.model.backbone.stage_channels)})
+        return super().save(
+            {
+                "format": FORMAT,
+                "config": self.backbone_cfg,
+                "args": self.o.to_dict(),
+                "classes": self.classes,
+                "epoch": self.epoch,
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": rng_state(),
+                "stage_channels": list(self.model.backbone.stage_channels),
+            }
+        )
 
     def train_epoch(self) -> dict:
         o, dev = self.o, self.device
@@ -162,25 +199,31 @@ class Finetuner(Runner):
         loss_sum, correct, seen = 0.0, 0, 0
         lr = self.optimizer.param_groups[0]["lr"]
         start = tick = time.perf_counter()
-        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{o.epochs}", unit="batch",
-                   disable=not (self.progress and self.main), dynamic_ncols=True)
+        bar = tqdm(
+            self.loader,
+            desc=f"epoch {self.epoch + 1}/{o.epochs}",
+            unit="batch",
+            disable=not (self.progress and self.main),
+            dynamic_ncols=True,
+        )
         for batch in bar:
             x, y = batch["video"].to(dev, non_blocking=True), batch["label"].to(dev, non_blocking=True)
-            self.model.dropout.set_key(o.seed, self.step)   # the global batch's mask, whatever the ranks
+            self.model.dropout.set_key(o.seed, self.step)  # the global batch's mask, whatever the ranks
             with autocast(dev, self.dtype):
                 logits = self.net(x)
             loss = F.cross_entropy(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()              # DDP: the gradient averaged over the ranks = that of the global loss
+            loss.backward()  # DDP: the gradient averaged over the ranks = that of the global loss
             # the global batch's mean loss (equal local batches) and hits: the same on every rank, so the
             # guard skips (or stops) on all of them alike
             stats = dist.all_reduce_sum(torch.stack([loss.detach(), (logits.detach().argmax(-1) == y).sum().float()]))
             glob_loss = stats[0] / self.world
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
-            lr = self.optimizer.param_groups[0]["lr"]               # the lr this step used
+            lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used
             self.guard.step(self.optimizer, glob_loss, grad_norm)  # skips a non-finite update on the device
-            self.guard.check(lambda: f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists()
-                             else "no checkpoint yet")  # this loop logs (reads) every step anyway
+            self.guard.check(
+                lambda: f"last good checkpoint: {self.ckpt_path}" if self.ckpt_path.exists() else "no checkpoint yet"
+            )  # this loop logs (reads) every step anyway
             self.scheduler.step()
             self.step += 1
             n = len(y) * self.world
@@ -188,24 +231,48 @@ class Finetuner(Runner):
             correct += int(stats[1])
             seen += n
             now = time.perf_counter()
-            self.metrics.log(self.step, {"loss": float(glob_loss), "lr": lr,
-                                         "grad_norm": float(grad_norm), "epoch": self.epoch + 1,
-                                         "clips_per_s": n / max(now - tick, 1e-9)})
+            self.metrics.log(
+                self.step,
+                {
+                    "loss": float(glob_loss),
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "epoch": self.epoch + 1,
+                    "clips_per_s": n / max(now - tick, 1e-9),
+                },
+            )
             tick = now
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}")
         bar.close()
         self.epoch += 1
-        return {"epoch": self.epoch, "step": self.step, "train_loss": loss_sum / max(seen, 1),
-                "train_acc": correct / max(seen, 1), "lr": lr,
-                "time_s": round(time.perf_counter() - start, 3)}
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_loss": loss_sum / max(seen, 1),
+            "train_acc": correct / max(seen, 1),
+            "lr": lr,
+            "time_s": round(time.perf_counter() - start, 3),
+        }
 
     def evaluate(self, num_clips: int, crops: int, desc: str) -> tuple[dict, np.ndarray, np.ndarray]:
         """Metrics, video probabilities and ``keep`` mask of the test split (the same on every rank)."""
         o = self.o
         self._sync_buffers()
-        logits, keep = predict_clips(self.model, self.test_index, o.clip_len, o.stride, o.size, num_clips,
-                                     crops, o.batch_size, o.workers, self.device, self.eval_dtype,
-                                     self.progress and self.main, desc)
+        logits, keep = predict_clips(
+            self.model,
+            self.test_index,
+            o.clip_len,
+            o.stride,
+            o.size,
+            num_clips,
+            crops,
+            o.batch_size,
+            o.workers,
+            self.device,
+            self.eval_dtype,
+            self.progress and self.main,
+            desc,
+        )
         metrics, probs = average_video_predictions(logits[keep], self.test_index.labels[keep])
         return metrics, probs, keep
 
@@ -223,16 +290,27 @@ class Finetuner(Runner):
                     with self.history_path.open("a") as f:
                         f.write(json.dumps(row) + "\n")
                 self.save()
-                log.info("epoch %d/%d: train loss %.4f acc %.3f%s", self.epoch, o.epochs, row["train_loss"],
-                         row["train_acc"], f", val top-1 {row['val_top1']:.3f}" if "val_top1" in row else "")
+                log.info(
+                    "epoch %d/%d: train loss %.4f acc %.3f%s",
+                    self.epoch,
+                    o.epochs,
+                    row["train_loss"],
+                    row["train_acc"],
+                    f", val top-1 {row['val_top1']:.3f}" if "val_top1" in row else "",
+                )
                 self.fault_after_epoch(self.epoch)
         finally:
             self.metrics.close()
         wall = time.perf_counter() - started
         steps = self.step - start_step
-        end = {"steps": self.step, "steps_this_run": steps, "wall_s": round(wall, 2),
-               "clips_per_s": round(steps * self.o.batch_size / max(wall, 1e-9), 2),
-               "skipped_updates": self.guard.total_skipped, "skipped_videos": 0}
+        end = {
+            "steps": self.step,
+            "steps_this_run": steps,
+            "wall_s": round(wall, 2),
+            "clips_per_s": round(steps * self.o.batch_size / max(wall, 1e-9), 2),
+            "skipped_updates": self.guard.total_skipped,
+            "skipped_videos": 0,
+        }
         self.finish(self.facts, end, "fine-tuning")
         return self.test()
 
@@ -252,16 +330,26 @@ class Finetuner(Runner):
         out = {
             "kind": "finetune",
             "protocol": f"fine-tuning, split {o.split}, whole network ({init}) + global pool -> dropout "
-                        f"{o.dropout} -> linear, {o.epochs} epochs, {o.optimizer} lr {o.lr} batch "
-                        f"{o.batch_size} warm-up + cosine, 1 random augmented clip per video per epoch; test "
-                        f"{o.num_clips} clips x {crop}, {o.clip_len} frames stride {o.stride}, "
-                        f"{o.size}px, last stage, softmax averaged over clips x crops",
-            "checkpoint": o.checkpoint, "random_init": bool(o.random_init), "backbone": o.backbone,
-            "width": o.width, "data_root": o.data, **metrics,
-            "label": o.label_column or "action", "classes": len(self.classes),
-            "chance": 1.0 / len(self.classes), "split": o.split, "epochs": self.epoch,
-            "train_videos": len(self.train_index), "test_videos": int(keep.sum()),
-            "skipped_test_videos": int((~keep).sum()), "clips_per_video": o.num_clips, "crops": o.crops,
+            f"{o.dropout} -> linear, {o.epochs} epochs, {o.optimizer} lr {o.lr} batch "
+            f"{o.batch_size} warm-up + cosine, 1 random augmented clip per video per epoch; test "
+            f"{o.num_clips} clips x {crop}, {o.clip_len} frames stride {o.stride}, "
+            f"{o.size}px, last stage, softmax averaged over clips x crops",
+            "checkpoint": o.checkpoint,
+            "random_init": bool(o.random_init),
+            "backbone": o.backbone,
+            "width": o.width,
+            "data_root": o.data,
+            **metrics,
+            "label": o.label_column or "action",
+            "classes": len(self.classes),
+            "chance": 1.0 / len(self.classes),
+            "split": o.split,
+            "epochs": self.epoch,
+            "train_videos": len(self.train_index),
+            "test_videos": int(keep.sum()),
+            "skipped_test_videos": int((~keep).sum()),
+            "clips_per_video": o.num_clips,
+            "crops": o.crops,
         }
         if self.main:
             (self.out / "metrics.json").write_text(json.dumps(out, indent=1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 
@@ -43,9 +43,7 @@ def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]
     def deco(fn: BackboneFactory) -> BackboneFactory:
         old = BACKBONES.get(name)
         if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(
-                f"backbone {name!r} is already registered by {old.__module__}.{old.__qualname__}"
-            )
+            raise ValueError(f"backbone {name!r} is already registered by {old.__module__}.{old.__qualname__}")
         BACKBONES[name] = fn
         return fn
 
