@@ -119,3 +119,11 @@ def test_augment_ops_counts_fewer_launches_batched(capsys):
     out = capsys.readouterr().out
     before, after = (int(v) for v in out.split("(")[-1].split(" ops")[0].split(" -> "))
     assert 0 < after < before
+
+
+def test_gpu_study_cpu_path(tmp_path, capsys):
+    """The GPU study's whole path (benchmark, rows seed-major, probes, table) on the CPU, tiny."""
+    assert _load("gpu_study").main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--rows", "random", "hdc"]) == 0
+    out = capsys.readouterr().out
+    assert "| random |" in out and "| hdc |" in out and "2 row x seed runs" in out
+    assert (tmp_path / "study.md").is_file() and (tmp_path / "runs" / "hdc" / "seed0" / "checkpoint.pt").is_file()
