@@ -52,14 +52,38 @@ def main(argv=None) -> int:
     size, frames, vpc, steps, batch = (a.size, 32, 16, a.steps, a.batch) if not a.smoke else (32, 24, 3, 2, 4)
     data = a.data or a.out / "bench"
     if not (data / "meta.json").exists():
-        generate_benchmark(data, digits=6 if not a.smoke else 2, videos_per_class=vpc, test_groups=max(1, vpc // 4),
-                           frames=frames, size=size, seed=0, glyphs="shapes", variant="textures", workers=8,
-                           progress=False)
-    over = [f"model.width={a.width}", f"data.size={size}", f"train.steps={steps}", f"train.batch_size={batch}",
-            f"train.device={a.device}", "train.log_every=25", "train.ckpt_every=1000"]
+        generate_benchmark(
+            data,
+            digits=6 if not a.smoke else 2,
+            videos_per_class=vpc,
+            test_groups=max(1, vpc // 4),
+            frames=frames,
+            size=size,
+            seed=0,
+            glyphs="shapes",
+            variant="textures",
+            workers=8,
+            progress=False,
+        )
+    over = [
+        f"model.width={a.width}",
+        f"data.size={size}",
+        f"train.steps={steps}",
+        f"train.batch_size={batch}",
+        f"train.device={a.device}",
+        "train.log_every=25",
+        "train.ckpt_every=1000",
+    ]
     if a.smoke:
-        over += ["model.width=0.125", "method.head_hidden=16", "method.head_dim=8", "data.clip_len=8",
-                 "data.workers=0", "train.warmup_steps=1", "method.sc_min_steps=1"]
+        over += [
+            "model.width=0.125",
+            "method.head_hidden=16",
+            "method.head_dim=8",
+            "data.clip_len=8",
+            "data.workers=0",
+            "train.warmup_steps=1",
+            "method.sc_min_steps=1",
+        ]
     grid = load_grid("claims16")
     seeds = a.seeds[:1] if a.smoke else a.seeds
     done = []

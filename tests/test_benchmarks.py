@@ -21,6 +21,7 @@ NAMES = [
     "synth_check",
     "bf16_agreement",
     "augment_ops",
+    "gpu_study",
 ]
 
 
@@ -123,7 +124,9 @@ def test_augment_ops_counts_fewer_launches_batched(capsys):
 
 def test_gpu_study_cpu_path(tmp_path, capsys):
     """The GPU study's whole path (benchmark, rows seed-major, probes, table) on the CPU, tiny."""
-    assert _load("gpu_study").main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--rows", "random", "hdc"]) == 0
+    assert (
+        _load("gpu_study").main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--rows", "random", "hdc"]) == 0
+    )
     out = capsys.readouterr().out
     assert "| random |" in out and "| hdc |" in out and "2 row x seed runs" in out
     assert (tmp_path / "study.md").is_file() and (tmp_path / "runs" / "hdc" / "seed0" / "checkpoint.pt").is_file()
