@@ -7,7 +7,7 @@ device -- shapes only, no data -- under a dispatch mode that counts every aten o
 device tensor, views excluded: on a GPU each is at least one kernel launch. Two crop kernels are compared on the
 same draw: one antialiased interpolate per view (``kernel="float"``, the old device path) and the
 whole batch as two matrix products (``kernel="batched"``, the default). The rest of the pipeline
-(colour map and normalisation, blur, lighting) is the same in both. Prints ops per batch and the ratio.
+(colour map and normalisation, blur) is the same in both. Prints ops per batch and the ratio.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
 
     b, v = (2, 4) if a.smoke else (a.batch, a.views)
     h, w = (int(x) for x in a.raw.split("x"))
-    aug = ClipAugment(a.size, jitter=0.8, grayscale=0.5, blur=0.5, lighting=0.5)
+    aug = ClipAugment(a.size, jitter=0.8, grayscale=0.5, blur=0.5)
     p = aug.draw(b * v, h, w, torch.Generator().manual_seed(0))
     video = {"raw": torch.empty((b, 2, a.clip_len, h, w, 3), dtype=torch.uint8, device="meta")}
     video.update({k: t.view(b, v, *t.shape[1:]) for k, t in vars(p).items()})
@@ -90,10 +90,7 @@ def main(argv=None) -> int:
         assert out.shape == (b, v, 3, a.clip_len, a.size, a.size)
     functional.resized_crop = augment_module.resized_crop = original
     before, after = sum(counts["float"].values()), sum(counts["batched"].values())
-    print(
-        f"batch {b} x {v} views of {a.clip_len}x{a.size}^2 from {h}x{w} raw frames (jitter, grayscale, blur, "
-        f"lighting on)"
-    )
+    print(f"batch {b} x {v} views of {a.clip_len}x{a.size}^2 from {h}x{w} raw frames (jitter, grayscale, blur on)")
     print("| crop kernel | device ops (kernel launches) per batch | top ops |\n|---|---:|---|")
     for name, c in counts.items():
         top = ", ".join(f"{k} {n}" for k, n in c.most_common(4))

@@ -277,29 +277,6 @@ def test_gpu_resize_arithmetic_is_within_one_level_of_the_cpu_kernel():
     assert float(d.max()) < 0.15 and float(d.mean()) < 5e-3
 
 
-def test_lighting_is_a_smooth_field_the_same_on_every_frame_and_grey_on_grey_views():
-    clips = _smooth_clips(8, 3, 32, 32, seed=6)
-    base = dict(scale=(1.0, 1.0), flip=0.0, jitter=0.0, blur=0.0, grayscale=0.5)
-    plain, lit = ClipAugment(32, **base), ClipAugment(32, lighting=1.0, lighting_strength=0.3, **base)
-    g = lambda: torch.Generator().manual_seed(7)  # noqa: E731
-    p, q = plain.draw(8, 32, 32, g()), lit.draw(8, 32, 32, g())
-    # the field is drawn after everything else: with it off, every other draw is unchanged
-    for k in ("boxes", "flip", "brightness", "grayscale", "sigma"):
-        assert torch.equal(getattr(p, k), getattr(q, k)), k
-    assert not p.light.any() and q.light.abs().amax(dim=(1, 2, 3)).gt(0).all()
-    field = lit.apply(clips, q) - plain.apply(clips, p)  # [N, 3, T, S, S]
-    assert torch.allclose(field, field[:, :, :1].expand_as(field), atol=1e-5)  # the same on every frame
-    px = field[:, :, 0] * torch.tensor(STD)[:, None, None]  # back to pixel units
-    assert px.abs().amax() < 1.0 and px.abs().amax() > 0.02
-    # smooth: neighbouring pixels differ by a few percent of the field's range at most
-    step = (px[..., 1:] - px[..., :-1]).abs().amax(dim=(1, 2, 3)) / px.abs().amax(dim=(1, 2, 3))
-    assert (step < 0.2).all()
-    gray = q.grayscale
-    assert gray.any() and (~gray).any()
-    assert torch.allclose(px[gray], px[gray][:, :1].expand_as(px[gray]), atol=1e-5)  # grey stays grey
-    assert not torch.allclose(px[~gray], px[~gray][:, :1].expand_as(px[~gray]), atol=1e-3)
-
-
 def test_batched_resize_equals_the_per_view_float_kernel():
     """Every view of a batch resized by two matrix products (the device path) equals one float
     interpolate per view (torchvision's GPU arithmetic) within one level, almost always exactly:

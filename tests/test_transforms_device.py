@@ -16,8 +16,8 @@ from hdc_video.data.transforms.functional import resize_clips
 from hdc_video.views import VIEW_CROP
 
 T, STRIDE, SIZE = 4, 2, 24
-# every branch of apply on: crop, flip, jitter (incl. hue), grayscale, blur, lighting
-AUG = dict(flip=0.5, jitter=0.8, grayscale=0.3, blur=0.5, lighting=0.5)
+# every branch of apply on: crop, flip, jitter (incl. hue), grayscale, blur
+AUG = dict(flip=0.5, jitter=0.8, grayscale=0.3, blur=0.5)
 KEYS = [(0, 11), (3, 12345), (7, 99), (10, 2**40 + 5)]
 
 

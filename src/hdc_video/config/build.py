@@ -169,10 +169,6 @@ def validate(cfg: Config) -> None:
         raise ConfigError("data.brightness/contrast/saturation must be >= 0 and data.hue in [0, 0.5]")
     if len(d.blur_sigma) != 2 or not 0 < d.blur_sigma[0] <= d.blur_sigma[1]:
         raise ConfigError("data.blur_sigma must be [min, max] with 0 < min <= max")
-    if not 0 <= d.lighting <= 1 or d.lighting_strength < 0 or not 0 <= d.residual <= 1:
-        raise ConfigError(
-            "data.lighting and data.residual must be probabilities in [0, 1] and data.lighting_strength >= 0"
-        )
     if d.raw_size not in ("auto", "native") and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", d.raw_size):
         raise ConfigError(f"data.raw_size must be auto, native or HxW (e.g. 128x228), got {d.raw_size!r}")
     if t.monitor_every < 0 or t.monitor_videos < 2 or t.monitor_k < 1 or t.monitor_tolerance < 0:

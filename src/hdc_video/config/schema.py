@@ -133,9 +133,6 @@ class DataConfig:
     grayscale: float = 0.5  # probability
     blur: float = 0.5  # Gaussian blur probability, sigma ~ U(blur_sigma)
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
-    lighting: float = 0.0  # probability of a random smooth lighting field (what blur leaves)
-    lighting_strength: float = 0.2  # its largest amplitude, in [0, 1] pixel units
-    residual: float = 0.0  # probability that a view is its frame differences (what moves)
     workers: int = -1  # loader processes; -1 = auto: the cores (per rank) less two, 1..16
     decoder_threads: int = 1  # FFmpeg threads per decoder (per worker); 0 = FFmpeg's own choice
     augment_on: str = "auto"  # auto (device on CUDA) | worker | device (batched on the training device)

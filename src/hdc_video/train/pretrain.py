@@ -78,9 +78,6 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
         grayscale=d.grayscale,
         blur=d.blur,
         blur_sigma=tuple(d.blur_sigma),
-        lighting=d.lighting,
-        lighting_strength=d.lighting_strength,
-        residual=d.residual,
     )
     return PretrainDataset(
         index,

@@ -24,21 +24,6 @@ step saturates). Then:
 5. Gaussian blur with probability ``blur``, sigma ~ U(blur_sigma): separable grouped conv with
    per-clip kernels (kernel size fixed by the largest sigma, replicate padding). Blur commutes
    with the per-channel normalisation, so running it last changes nothing.
-6. with probability ``lighting``, a random smooth lighting field added to every frame of the clip:
-   a 3x3 grid of normal draws per channel (one shared grid on a grayscale clip), scaled by
-   U(0, ``lighting_strength``) in [0, 1] pixel units and upsampled bicubically to the frame. It
-   changes the low-frequency brightness and colour pattern of a view -- what blur cannot take from
-   a smooth background -- and leaves edges and motion alone.
-7. with probability ``residual``, the clip is replaced by its frame differences
-   (``x_t - x_{t-1}``, the first frame's difference repeated): what does not move -- a background,
-   however coloured or textured -- is gone, what moves is left. A positive pair of an RGB view and
-   a residual view can only be matched by what moves.
-
-Random draws happen on the generator's device (a CPU generator gives the same draw whatever
-device the clips are on). ``apply`` takes its branch decisions, crop boxes and colour matrices from
-the params where they were drawn, so a CPU draw applied to CUDA clips needs no device->host sync:
-:mod:`.device` uses this to augment whole batches on the GPU. The pixel kernels (crop, colour map,
-fused normalisation, blur) are in :mod:`.functional`; the evaluation views in :mod:`.eval`.
 """
 
 from __future__ import annotations
@@ -49,10 +34,8 @@ from dataclasses import dataclass, fields
 import torch
 
 from .functional import (
-    add_lighting,
     check_clips,
     colour_affine,
-    frame_differences,
     gaussian_blur,
     resized_crop,
     to_device,
@@ -74,8 +57,6 @@ class AugParams:
     hue: torch.Tensor  # [N] in turns (-0.5..0.5), 0 = unchanged
     grayscale: torch.Tensor  # [N] bool
     sigma: torch.Tensor  # [N] float, 0 = no blur
-    light: torch.Tensor  # [N, 3, 3, 3] float: the lighting field's grid per channel, 0 = none
-    residual: torch.Tensor  # [N] bool: replace the clip by its frame differences
 
     def to(self, device) -> AugParams:
         return AugParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -102,9 +83,6 @@ class ClipAugment:
         grayscale: float = 0.2,
         blur: float = 0.0,
         blur_sigma=(0.1, 2.0),
-        lighting: float = 0.0,
-        lighting_strength: float = 0.2,
-        residual: float = 0.0,
     ):
         if not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
@@ -117,7 +95,6 @@ class ClipAugment:
         self.flip, self.jitter, self.grayscale, self.blur = flip, jitter, grayscale, blur
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
         self.blur_sigma = tuple(blur_sigma)
-        self.lighting, self.lighting_strength, self.residual = lighting, lighting_strength, residual
 
     def __repr__(self) -> str:
         keys = (
@@ -133,9 +110,6 @@ class ClipAugment:
             "grayscale",
             "blur",
             "blur_sigma",
-            "lighting",
-            "lighting_strength",
-            "residual",
         )
         return "ClipAugment(" + ", ".join(f"{k}={getattr(self, k)}" for k in keys) + ")"
 
@@ -193,14 +167,7 @@ class ClipAugment:
         sigma = torch.where(
             blur_on, s_lo + (s_hi - s_lo) * u(n), torch.zeros(n, dtype=torch.float64, device=dev)
         ).float()
-        light = torch.zeros(n, 3, 3, 3, device=dev)
-        if self.lighting > 0:  # drawn last and only when on: the other draws stay those of older versions
-            on = (u(n) < self.lighting).double() * self.lighting_strength * u(n)
-            grid = torch.randn(n, 3, 3, 3, generator=g, device=dev, dtype=torch.float64)
-            grid = torch.where(grayscale[:, None, None, None], grid.mean(1, keepdim=True).expand_as(grid), grid)
-            light = (on[:, None, None, None] * grid).float()
-        residual = u(n) < self.residual if self.residual > 0 else torch.zeros(n, dtype=torch.bool, device=dev)
-        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma, light, residual)
+        return AugParams(boxes, flip, brightness, contrast, saturation, hue, grayscale, sigma)
 
     # ---------------------------------------------------------------- apply
     def apply(self, clips: torch.Tensor, p: AugParams, source=None, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,17 +178,12 @@ class ClipAugment:
         # Branch decisions, boxes and colour matrices come from the params where they were drawn
         # (the CPU, normally): no device->host sync on a GPU, the same float64 maths on every device.
         jitter, gray, blur = _any_jitter(p), bool(p.grayscale.any()), bool((p.sigma > 0).any())
-        light = bool((p.light != 0).any())
         u8 = resized_crop(clips, p.boxes, self.size, flip=p.flip, source=source)
         m, k = colour_affine(p, jitter=jitter, gray=gray) if (jitter or gray) else (None, None)
         x = to_normalized(u8, m, k, clamp=jitter, out=out)
         if blur:  # (in place on a CPU: x is this call's own tensor, or `out`)
             y = self._blur(x, to_device(p.sigma, x.device), inplace=True)
             x = y if out is None or y is out else out.copy_(y)
-        if light:
-            x = add_lighting(x, to_device(p.light, x.device))
-        if bool(p.residual.any()):
-            x = frame_differences(x, to_device(p.residual, x.device))
         return x
 
     def __call__(

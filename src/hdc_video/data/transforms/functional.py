@@ -23,10 +23,8 @@ from .resample import no_tf32, resized_crop_batched, to_device
 __all__ = [
     "MEAN",
     "STD",
-    "add_lighting",
     "check_clips",
     "colour_affine",
-    "frame_differences",
     "gaussian_blur",
     "normalize",
     "resize_clips",
@@ -224,24 +222,6 @@ def to_normalized(
             for ch in range(3):
                 o[ch].clamp_(lo[ch], hi[ch])
     return out
-
-
-def add_lighting(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """``float [N, 3, T, S, S]`` (normalised) plus a smooth lighting field per clip, in place: ``grid``
-    ``[N, 3, g, g]`` (pixel units of [0, 1]) upsampled bicubically to ``S x S``, divided by the
-    normalisation's ``STD`` and added to every frame."""
-    field = F.interpolate(grid.float(), size=x.shape[-2:], mode="bicubic", align_corners=True)
-    field = field / torch.tensor(STD, device=x.device)[:, None, None]
-    return x.add_(field[:, :, None])
-
-
-def frame_differences(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-    """``float [N, C, T, H, W]`` with the clips where ``which`` (``[N]`` bool) replaced, in place, by
-    their frame differences ``x_t - x_{t-1}`` (``t = 0`` repeats ``t = 1``'s); a one-frame clip
-    becomes zeros."""
-    d = torch.zeros_like(x) if x.shape[2] < 2 else torch.diff(x, dim=2)
-    d = d if x.shape[2] < 2 else torch.cat([d[:, :, :1], d], 2)
-    return x.copy_(torch.where(which[:, None, None, None, None], d, x))
 
 
 def gaussian_blur(
