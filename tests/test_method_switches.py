@@ -185,3 +185,20 @@ def test_replacements_never_duplicate_a_batch_member(tiny_bench, tmp_path):
     assert replaced and not members & set(replaced)
     assert all(mixed[g].path.exists() for g in got)
     assert [ds[k]["index"] for k in keys] == got  # a pure function of the key
+
+
+def test_off_log_steps_only_the_measure_the_weights_follow_is_computed():
+    """model.measure_all=False (the trainer's setting between log steps): the loss and the weights'
+    own measure are the same as with every measure, the other measures are not computed (NaN)."""
+    cfg = build_config(overrides=["method.head_hidden=16", "method.head_dim=8"]).method
+    video = torch.randn(4, 4, 3, 8, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = {}
+    for every in (True, False):
+        torch.manual_seed(0)
+        model = HDC(build_backbone("r3d_18", width=0.125), cfg, clip_len=8)
+        model.measure_all = every
+        loss, _ = model(video)
+        out[every] = (loss, model.weighting.inv_tc.clone())
+    assert torch.equal(out[True][0], out[False][0])
+    assert torch.equal(out[True][1][0], out[False][1][0])  # margin: the weights' measure
+    assert out[False][1][1:].isnan().all() and not out[True][1][1:].isnan().any()

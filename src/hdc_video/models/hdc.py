@@ -89,6 +89,9 @@ class HDC(nn.Module):
         super().__init__()
         self.backbone, self.cfg = backbone, cfg
         self.backbone_channels_last, self.gather_across_ranks = channels_last, distributed
+        # measure (and log) every invariance measure, or only the one the weights follow (the trainer
+        # sets this per step: all of them on log steps only)
+        self.measure_all = True
         n_stages = len(backbone.stage_channels)
         levels = [-1] if cfg.name == "whole" else cfg.levels
         try:
@@ -250,14 +253,19 @@ class HDC(nn.Module):
             loss = contrastive_loss(z, pos, valid, self.cfg.temperature, keys, qk, qv)
         with torch.no_grad(), fp32(z):
             cand = valid if qv is None else torch.cat([valid, qv], 1)
-            sx, sz = cosine_sim(x, self.cfg.center), z.detach() @ z.detach().T  # each computed once
+            sz = z.detach() @ z.detach().T
+            sx = cosine_sim(x, self.cfg.center) if self.measure_all or self.weighting.measure in (0, 3) else None
+            every = {  # the order of losses.INVARIANCE_MEASURES; NaN = not measured this step
+                0: lambda: cosine_margin(x, pos, hard_negatives(pos, valid, rows.video), sim=sx),
+                1: lambda: retrieval_accuracy(z, pos, valid, sim=sz),
+                2: lambda: infonce_bound(
+                    loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand
+                ),
+                3: lambda: masked_mean(sx, pos),
+            }
+            nan = z.new_full((), float("nan"))
             measures = torch.stack(
-                [  # the order of losses.INVARIANCE_MEASURES
-                    cosine_margin(x, pos, hard_negatives(pos, valid, rows.video), sim=sx),
-                    retrieval_accuracy(z, pos, valid, sim=sz),
-                    infonce_bound(loss, torch.cat([pos, torch.zeros_like(qv)], 1) if qv is not None else pos, cand),
-                    masked_mean(sx, pos),
-                ]
+                [fn() if self.measure_all or j == self.weighting.measure else nan for j, fn in every.items()]
             )
             return loss, measures, masked_mean(sz, pos)
 

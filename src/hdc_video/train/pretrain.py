@@ -264,6 +264,8 @@ class Pretrainer(Runner):
                 )
                 overlap, ids = batch.get("overlap"), batch.get("index")
                 lr = self.optimizer.param_groups[0]["lr"]  # the lr this step uses
+                # the invariance measures the weights do not follow: only on log steps (they are logged)
+                self.model.measure_all = (self.pos.step + 1) % t.log_every == 0 or self.pos.step + 1 == t.steps
                 loss, grad_norm, logs = self.step(
                     video,
                     None if overlap is None else overlap.to(self.device, non_blocking=True),
