@@ -103,7 +103,9 @@ def test_a_preset_equals_its_expanded_keys_and_later_keys_win(tmp_path):
     assert build_config([str(f)]).data.blur == 0.1 and build_config([str(f)]).data.hue == 0.2
     assert build_config(overrides=["data.preset=strong", "data.hue=0.05"]).data.hue == 0.05
     assert build_config(overrides=["data.hue=0.05", "data.preset=strong"]).data.hue == 0.2
-    with pytest.raises(ConfigError, match="data.preset: 'extreme' is not one of default, light, strong, robust"):
+    with pytest.raises(
+        ConfigError, match="data.preset: 'extreme' is not one of default, torchvision, light, strong, robust"
+    ):
         build_config(overrides=["data.preset=extreme"])
 
 
@@ -159,3 +161,39 @@ def test_augmentation_keys_reach_the_worker_and_the_device_path(tiny_bench):
     want = torch.stack([cpu[k]["video"] for k in samples])
     got = views_to_device(default_collate([device[k] for k in samples])["video"], device.clip_augment, "cpu")
     assert torch.allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_the_config_names_the_data_layers_choices_without_importing_it():
+    """config/schema.py declares the index formats and decoders itself (importing the config, as
+    ``from hdc_video import HDC`` does, must not load PyAV or an index reader); they are the data
+    layer's own tuples."""
+    import subprocess
+    import sys
+
+    from hdc_video.config import schema
+    from hdc_video.data.decoders import DECODERS
+    from hdc_video.data.indexes import FORMATS
+
+    assert schema.FORMATS == FORMATS and schema.DECODERS == DECODERS
+    code = (
+        "import sys, hdc_video.config; "
+        "print(sorted(m for m in sys.modules if m == 'av' or '.indexes' in m or '.decoders' in m))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_one_default_augmentation():
+    """ClipAugment(), DataConfig and the preset named `default` are the same augmentation."""
+    from hdc_video.config import AUGMENT_PRESETS, DataConfig
+    from hdc_video.data.transforms.augment import DEFAULT_AUGMENT, ClipAugment
+
+    aug, cfg, preset = ClipAugment(64), DataConfig(), AUGMENT_PRESETS["default"]
+    for key, value in DEFAULT_AUGMENT.items():
+        want = list(value) if isinstance(value, tuple) else value
+        assert preset[key] == want and getattr(cfg, key) == want, key
+        assert (list(getattr(aug, key)) if isinstance(value, tuple) else getattr(aug, key)) == want, key
+    from dataclasses import replace
+
+    assert replace(build_config(overrides=["data.preset=default"]).data, preset="") == build_config().data
+    assert AUGMENT_PRESETS["torchvision"]["grayscale"] == 0.2  # the old `default`, renamed

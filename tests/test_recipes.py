@@ -58,7 +58,7 @@ def test_every_bundled_recipe_is_in_the_document_and_builds():
     assert sorted(pretrains) == sorted(f"recipes/{r}" for r in recipes)
     for r in recipes:
         cfg = build_config([f"recipes/{r}"])
-        assert (cfg.data.clip_len, cfg.data.size, cfg.model.width, cfg.data.preset) == (16, 112, 1.0, "robust")
+        assert (cfg.data.clip_len, cfg.data.size, cfg.model.width, cfg.data.preset) == (16, 112, 1.0, "default")
 
 
 def test_the_documented_commands_run_on_official_layouts(tiny_bench, tmp_path, capsys):

@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
         "--steps",
         type=int,
         default=None,
-        help="pretraining steps of each model (default 300: the 10-minute budget; the demo config's own "
-        "600 are the recipe docs/RESULTS.md tested)",
+        help="pretraining steps of each model (default: the demo config's 300, the recipe docs/RESULTS.md "
+        "tested on every seed and benchmark variant)",
     )
     p.add_argument("--config", default="demo", help="pretraining config (bundled name or file)")
     p.add_argument("--overwrite", action="store_true", help="start over if --out holds an earlier demo")

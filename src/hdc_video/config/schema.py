@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hdc_video.data.decoders import DECODERS
-from hdc_video.data.indexes import FORMATS
+from hdc_video.data.transforms.augment import DEFAULT_AUGMENT
 from hdc_video.losses import INVARIANCE_MEASURES, SC_OTHER_CROP, SC_POSITIVES, TC_POSITIVES
 
 
@@ -22,8 +21,10 @@ METHODS = ("hdc", "sc_only", "tc_only", "whole")
 # after it (later in the same file, a later file, an override) win. What each one removes is in
 # the README ("Augmentation").
 AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
-    # torchvision-like: moderate colour, wide crops (the defaults before the nuisance study)
-    "default": dict(
+    # the default (data/transforms/augment.py DEFAULT_AUGMENT: ClipAugment() and DataConfig use it too)
+    "default": {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULT_AUGMENT.items()},
+    # torchvision-like: moderate colour, wide crops (the `default` preset before 2026-12-05)
+    "torchvision": dict(
         scale=[0.3, 1.0],
         flip=0.5,
         jitter=0.8,
@@ -62,7 +63,7 @@ AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
         blur_sigma=[0.1, 2.0],
     ),
     # strong's colour distortion, grayscale and blur with crops that keep the subject in both views
-    # (docs/RESULTS.md: the recipe that beat random init and `whole` on the nuisance benchmark)
+    # (the default from 2026-11-30 to 2026-12-05: it lost seeds, docs/RESULTS.md)
     "robust": dict(
         scale=[0.5, 1.0],
         flip=0.5,
@@ -76,7 +77,12 @@ AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
         blur_sigma=[0.1, 2.0],
     ),
 }
+_AUG = AUGMENT_PRESETS["default"]
 WEIGHTINGS = ("invariance", "uniform", "fixed", "learned")
+#: the index formats and decoders (their readers live in hdc_video.data; declared here so that
+#: importing the config loads neither PyAV nor any index reader -- tests/test_config.py checks both agree)
+FORMATS = ("ucf101", "hmdb51", "kinetics", "csv", "folder")
+DECODERS = ("pyav", "torchcodec", "frames", "auto")
 
 
 @dataclass
@@ -106,7 +112,7 @@ class MethodConfig:
     center: bool = True  # weighting=invariance: centre features before the cosines
     min_weight: float = 0.05  # weighting=invariance: floor of α_k, β_k
     invariance_floor: float = 0.05  # weighting=invariance: floor of the deepest level's measure
-    invariance_prior: float = 0.0  # weighting=invariance: added to every measure before the ratio
+    invariance_prior: float = 0.1  # weighting=invariance: shrinks the ratios towards 1 (level_weights.py)
     momentum: float = 0.0  # > 0: a momentum (key) encoder, EMA of backbone + heads (MoCo form)
     queue_size: int = 0  # > 0 (needs momentum): past keys per term as extra negatives
 
@@ -121,18 +127,18 @@ class DataConfig:
     size: int = 112
     views_per_crop: int = 2
     # spatial augmentation of every view (the same for all frames of a clip); `preset` sets them all.
-    # The defaults are the `robust` preset: the augmentation the nuisance study settled on (docs/RESULTS.md)
+    # The defaults are the `default` preset (DEFAULT_AUGMENT: docs/RESULTS.md says why)
     preset: str = ""  # "" | a name of AUGMENT_PRESETS: fills the keys below (later keys win)
-    scale: list[float] = field(default_factory=lambda: [0.5, 1.0])  # random resized crop: area fraction
-    flip: float = 0.5  # horizontal flip probability
-    jitter: float = 0.8  # colour jitter probability, with the four strengths below
-    brightness: float = 0.8
-    contrast: float = 0.8
-    saturation: float = 0.8
-    hue: float = 0.2  # <= 0.5 (turns)
-    grayscale: float = 0.5  # probability
-    blur: float = 0.5  # Gaussian blur probability, sigma ~ U(blur_sigma)
-    blur_sigma: list[float] = field(default_factory=lambda: [0.1, 2.0])
+    scale: list[float] = field(default_factory=lambda: list(_AUG["scale"]))  # random resized crop: area fraction
+    flip: float = _AUG["flip"]  # horizontal flip probability
+    jitter: float = _AUG["jitter"]  # colour jitter probability, with the four strengths below
+    brightness: float = _AUG["brightness"]
+    contrast: float = _AUG["contrast"]
+    saturation: float = _AUG["saturation"]
+    hue: float = _AUG["hue"]  # <= 0.5 (turns)
+    grayscale: float = _AUG["grayscale"]  # probability
+    blur: float = _AUG["blur"]  # Gaussian blur probability, sigma ~ U(blur_sigma)
+    blur_sigma: list[float] = field(default_factory=lambda: list(_AUG["blur_sigma"]))
     workers: int = -1  # loader processes; -1 = auto: the cores (per rank) less two, 1..16
     decoder_threads: int = 1  # FFmpeg threads per decoder (per worker); 0 = FFmpeg's own choice
     augment_on: str = "auto"  # auto (device on CUDA) | worker | device (batched on the training device)
