@@ -40,6 +40,29 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert err.startswith("hdc: error:") and "nowhere" in err
 
 
+def test_an_unexpected_value_error_is_one_line_and_v_shows_its_traceback(monkeypatch, capsys):
+    """A ValueError can be a bug: one line by default, the traceback with -v; bad input a
+    command types (ConfigError, DataError, ...) stays one line even with -v."""
+    import hdc_video.commands.backbones as cmd
+
+    def broken(args):
+        raise ValueError("something the code did not expect")
+
+    monkeypatch.setattr(cmd, "run", broken)
+    assert main(["backbones"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "hdc: error: something the code did not expect"
+    assert main(["-v", "backbones"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and 'raise ValueError("something' in err
+    assert err.strip().splitlines()[-1] == "hdc: error: something the code did not expect"
+
+
+def test_bad_input_stays_one_line_with_v(tmp_path, capsys):
+    assert main(["-v", "pretrain", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), *TINY]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_synth_pretrain_linear(tiny_bench, tmp_path, capsys):
     out = tmp_path / "s"
     assert (

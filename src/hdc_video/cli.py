@@ -1,7 +1,9 @@
 """The ``hdc`` command line. Each subcommand lives in ``hdc_video.commands.<name>``.
 
 Every known failure (bad config, bad data, unreadable checkpoint, a run that diverged) ends with
-one line ``hdc: error: ...`` and exit status 2 (usage/config) or 1 (everything else).
+one line ``hdc: error: ...`` and exit status 2 (usage/config) or 1 (everything else). A ``KeyError``
+or ``ValueError`` may be bad input the code did not type or a bug: one line too, and with ``-v`` the
+traceback first.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from hdc_video.logs import setup_logging
 
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hdc: error: {e}", file=sys.stderr)
         return 2
     except (DataError, DecodeError, CheckpointError, TrainingError, KeyError, ValueError, OSError) as e:
+        typed = (DataError, DecodeError, CheckpointError, TrainingError)  # (some subclass ValueError)
+        if args.verbose and isinstance(e, (KeyError, ValueError)) and not isinstance(e, typed):
+            traceback.print_exc()
         msg = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
         # an error re-raised from a DataLoader worker carries the worker's traceback: keep its last line
         lines = [ln for ln in msg.splitlines() if ln.strip()]
