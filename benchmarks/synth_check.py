@@ -42,8 +42,8 @@ class FrozenDecoder:
 def single_frame_probe(data: Path, smoke: bool) -> list[tuple]:
     from hdc_video.data.decoders import make_decoder
     from hdc_video.data.indexes import open_index, read_labels_csv
-    from hdc_video.eval.classifier import linear_probe
     from hdc_video.eval.features import extract_features
+    from hdc_video.eval.logistic import probe_features as linear_probe
     from hdc_video.models.registry import build_backbone
 
     width, clip, size, clips = (0.125, 4, 32, 1) if smoke else (0.25, 8, 64, 4)

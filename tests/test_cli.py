@@ -182,7 +182,7 @@ def test_retrieve_end_to_end(tiny_bench, tmp_path, capsys):
     assert hits1 / 15 == pytest.approx(m["recall"]["1"])
     assert m["recall"]["5"] == pytest.approx(sum(any(q["correct"]) for q in nb["queries"]) / 15)
 
-    # --centre yes makes the centred numbers the primary ones (1 clip: quicker)
+    # --centre centred makes the centred numbers the primary ones (1 clip: quicker)
     assert (
         main(
             [
@@ -192,7 +192,7 @@ def test_retrieve_end_to_end(tiny_bench, tmp_path, capsys):
                 "--out",
                 str(tmp_path / "ret_c"),
                 "--centre",
-                "yes",
+                "centred",
                 *RANDOM_TINY,
                 "--num-clips",
                 "1",

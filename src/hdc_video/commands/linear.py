@@ -16,7 +16,7 @@ those of the last level asked for (with 'all': the deepest). --features DIR prob
 
 
 def add_parser(sub) -> None:
-    from hdc_video.commands.extract import add_eval_args
+    from hdc_video.commands.eval_args import add_eval_args
 
     p = sub.add_parser(
         "linear",
@@ -42,11 +42,11 @@ def add_parser(sub) -> None:
 
 
 def run(a) -> int:
+    from hdc_video.commands.eval_args import source_from_args
     from hdc_video.eval.linear_probe import linear_probe
-    from hdc_video.eval.source import FeatureSource
 
     metrics = linear_probe(
-        FeatureSource.from_args(a), a.out, a.levels if a.levels is not None else a.level, a.labels, a.label_column, a.C
+        source_from_args(a), a.out, a.levels if a.levels is not None else a.level, a.labels, a.label_column, a.C
     )
     print(json.dumps(metrics, indent=1))
     return 0

@@ -10,7 +10,7 @@ recall@k (k = 1, 5, 10, 20, 50): a test video is a hit at k if any of its k most
 videos (cosine similarity of clip-averaged pooled features) has its class. Both conventions are
 always computed: raw cosine (VCOP's retrieval code) and centred (the training-set mean feature
 subtracted from queries and gallery before L2 normalisation). --centre picks which one is `recall`
-in metrics.json and which ranking neighbours.json lists (both/no: raw; yes: centred). Writes
+in metrics.json and which ranking neighbours.json lists (raw, the default, or centred). Writes
 metrics.json (recall, recall_raw, recall_centred) and neighbours.json (top-5 per test video).
 """
 
@@ -18,7 +18,7 @@ metrics.json (recall, recall_raw, recall_centred) and neighbours.json (top-5 per
 def add_parser(sub) -> None:
     import argparse
 
-    from hdc_video.commands.extract import add_eval_args
+    from hdc_video.commands.eval_args import add_eval_args
 
     p = sub.add_parser(
         "retrieve",
@@ -34,16 +34,16 @@ def add_parser(sub) -> None:
     p.add_argument("--level", type=int, default=-1, help="stage whose pooled features are used (-1 = last)")
     p.add_argument(
         "--centre",
-        choices=["both", "yes", "no"],
-        default="both",
-        help="the convention reported as `recall` (both = no = raw cosine; yes = centred)",
+        choices=["raw", "centred"],
+        default="raw",
+        help="the convention reported as `recall` (both are always in metrics.json): raw cosine (default) or centred",
     )
 
 
 def run(a) -> int:
+    from hdc_video.commands.eval_args import source_from_args
     from hdc_video.eval.retrieval import retrieve
-    from hdc_video.eval.source import FeatureSource
 
-    metrics = retrieve(FeatureSource.from_args(a), a.out, a.level, a.centre)
+    metrics = retrieve(source_from_args(a), a.out, a.level, a.centre)
     print(json.dumps({k: metrics[k] for k in ("kind", "centring", "recall", "recall_raw", "recall_centred")}))
     return 0

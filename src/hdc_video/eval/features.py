@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,13 +19,10 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from hdc_video import dist
-from hdc_video.config import Config, build_config
 from hdc_video.data.decoders import make_decoder
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex
 from hdc_video.data.loading.evaluation import EvalClipDataset, collate_skip_none
-from hdc_video.models.registry import build_backbone
-from hdc_video.models.weights import backbone_from_state, read_weights
 from hdc_video.train import distributed as ddp
 from hdc_video.train.runtime import autocast, resolve_device, resolve_precision
 
@@ -48,70 +44,6 @@ class Features:
     def decoded(self) -> Features:
         """Only the rows of videos that were decoded (all of them ``keep``)."""
         return Features(self.clips[self.keep], self.labels[self.keep], np.ones(int(self.keep.sum()), dtype=bool))
-
-
-def parse_levels(
-    spec: str | int | list, num_stages: int, backbone: str = "the backbone", option: str = "--levels"
-) -> list[int]:
-    """``"all"`` | ``"-1"`` | ``"-3,-2,-1"`` | an int | a list -> stage indices normalised to
-    ``0..num_stages-1`` (so ``-1`` on a 4-stage net is 3), duplicates dropped, order kept."""
-    if isinstance(spec, str) and spec.strip().lower() == "all":
-        return list(range(num_stages))
-    items = spec.split(",") if isinstance(spec, str) else (spec if isinstance(spec, (list, tuple)) else [spec])
-    out: list[int] = []
-    for item in items:
-        try:
-            lv = int(str(item).strip())
-        except ValueError:
-            raise ValueError(f"{option} {spec!r}: expected 'all' or comma-separated stage indices like -2,-1") from None
-        if not -num_stages <= lv < num_stages:
-            raise ValueError(
-                f"{option} {spec}: {backbone} has {num_stages} stages (0..{num_stages - 1} or -{num_stages}..-1)"
-            )
-        lv %= num_stages
-        if lv not in out:
-            out.append(lv)
-    if not out:
-        raise ValueError(f"{option}: no level given")
-    return out
-
-
-def clip_settings(
-    cfg: Config, clip_len: int | None = None, stride: int | None = None, size: int | None = None
-) -> tuple[int, int, int]:
-    """Evaluation clip length, stride and crop size: the given values, else the checkpoint's config."""
-    d = cfg.data
-    out = (clip_len or d.clip_len, stride or d.stride, size or d.size)
-    if out[0] < 1 or out[1] < 1 or out[2] < 8:
-        raise ValueError(f"--clip-len/--stride must be >= 1 and --size >= 8 (got {out[0]}, {out[1]}, {out[2]})")
-    return out
-
-
-def load_backbone(
-    checkpoint: str | Path | None,
-    random_init: bool = False,
-    backbone: str | None = None,
-    width: float | None = None,
-    seed: int = 0,
-) -> tuple[nn.Module, Config]:
-    """The backbone of ``checkpoint`` (a run, a checkpoint or an ``hdc export`` file), or
-    (``random_init``) a fresh one of the same architecture -- or of ``backbone``/``width`` when
-    there is no checkpoint -- and the config it was trained with."""
-    if checkpoint is not None:
-        name, w, sd, info = read_weights(checkpoint)
-        cfg = (
-            build_config(base=info["config"])
-            if info.get("config")
-            else build_config(overrides=[f"model.backbone={name}", f"model.width={w}"])
-        )
-    elif random_init and backbone:
-        cfg = build_config(overrides=[f"model.backbone={backbone}", f"model.width={width or 1.0}"])
-    else:
-        raise ValueError("give --checkpoint, or --random-init with --backbone")
-    torch.manual_seed(seed)
-    if checkpoint is not None and not random_init:
-        return backbone_from_state(name, w, sd, checkpoint), cfg
-    return build_backbone(cfg.model.backbone, width=cfg.model.width).eval(), cfg
 
 
 @torch.no_grad()

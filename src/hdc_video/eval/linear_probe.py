@@ -4,7 +4,7 @@
 Several levels are probed from one feature pass; the top-level ``top1_*`` are those of the last
 level asked for (with ``all``, the deepest), and ``per_level`` holds every level's numbers keyed
 ``L<level>`` (stage index normalised to non-negative, as in the ``hdc extract`` file names). The
-classifier itself is :mod:`hdc_video.eval.classifier`.
+classifier itself is :mod:`hdc_video.eval.logistic`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import read_labels_csv
 from hdc_video.dist import is_main
-from hdc_video.eval.classifier import fit_probe
+from hdc_video.eval.logistic import fit_probe
 from hdc_video.eval.source import FeatureSource, ProbeData, probe_data
 
 __all__ = ["linear_probe"]

@@ -90,17 +90,19 @@ def nearest(query_feats, gallery_feats, k: int = NEIGHBOURS, centre: bool = Fals
     return np.concatenate([order[:, :k] for _, order, _ in ranked(query_feats, gallery_feats, centre)])
 
 
-def retrieve(src: FeatureSource, out: Path, level: int = -1, centre: str = "both") -> dict:
+def retrieve(src: FeatureSource, out: Path, level: int = -1, centre: str = "raw") -> dict:
     """The retrieval protocol on ``src``'s features at ``level``: writes metrics.json and
     neighbours.json into ``out`` and returns the metrics. ``centre``: the convention reported as
-    ``recall`` (``both`` = ``no`` = raw cosine; ``yes`` = centred)."""
+    ``recall`` and ranked in neighbours.json, ``raw`` (cosine) or ``centred``; both are computed."""
+    if centre not in ("raw", "centred"):
+        raise ValueError(f"centre must be 'raw' or 'centred', got {centre!r}")
     out = Path(out)
     d = probe_data(src, level)
     (level,) = d.feats
     ftr, fte = d.feats[level]
     h = d.header
     results = {c: topk_recall(fte.videos, fte.labels, ftr.videos, ftr.labels, KS, centre=c) for c in (False, True)}
-    centred = centre == "yes"
+    centred = centre == "centred"
     primary = "centred" if centred else "raw"
     metrics = {
         "kind": "retrieve",

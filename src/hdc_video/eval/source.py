@@ -10,17 +10,31 @@ extract folder) every label column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
+from hdc_video.config import Config, build_config
 from hdc_video.data.errors import DataError
 from hdc_video.data.indexes import VideoIndex, open_index
 from hdc_video.eval.feature_files import INDEX_COLUMNS, load_extract_meta, load_subset
-from hdc_video.eval.features import Features, clip_settings, extract_features, load_backbone, parse_levels
+from hdc_video.eval.features import Features, extract_features
+from hdc_video.eval.settings import clip_settings, parse_levels
+from hdc_video.models.registry import build_backbone
+from hdc_video.models.weights import backbone_from_state, read_weights
 
-__all__ = ["FeatureSource", "ProbeData", "probe_data", "provenance", "setup_model", "subset_features"]
+__all__ = [
+    "FeatureSource",
+    "ProbeData",
+    "backbone_and_config",
+    "probe_data",
+    "provenance",
+    "setup_model",
+    "subset_features",
+]
 
 
 @dataclass
@@ -46,13 +60,32 @@ class FeatureSource:
     device: str = "auto"
     progress: bool = True
 
-    @classmethod
-    def from_args(cls, a) -> FeatureSource:
-        """The fields present on an argparse namespace (``--no-progress`` becomes ``progress``)."""
-        kw = {f.name: getattr(a, f.name) for f in fields(cls) if getattr(a, f.name, None) is not None}
-        if getattr(a, "no_progress", False):
-            kw["progress"] = False
-        return cls(**kw)
+
+def backbone_and_config(
+    checkpoint: str | Path | None,
+    random_init: bool = False,
+    backbone: str | None = None,
+    width: float | None = None,
+    seed: int = 0,
+) -> tuple[nn.Module, Config]:
+    """The backbone of ``checkpoint`` (a run, a checkpoint or an ``hdc export`` file), or
+    (``random_init``) a fresh one of the same architecture -- or of ``backbone``/``width`` when
+    there is no checkpoint -- and the config it was trained with."""
+    if checkpoint is not None:
+        name, w, sd, info = read_weights(checkpoint)
+        cfg = (
+            build_config(base=info["config"])
+            if info.get("config")
+            else build_config(overrides=[f"model.backbone={name}", f"model.width={w}"])
+        )
+    elif random_init and backbone:
+        cfg = build_config(overrides=[f"model.backbone={backbone}", f"model.width={width or 1.0}"])
+    else:
+        raise ValueError("no weights to evaluate: give a checkpoint, or a random init with a backbone name")
+    torch.manual_seed(seed)
+    if checkpoint is not None and not random_init:
+        return backbone_from_state(name, w, sd, checkpoint), cfg
+    return build_backbone(cfg.model.backbone, width=cfg.model.width).eval(), cfg
 
 
 def setup_model(src: FeatureSource, levels_spec) -> tuple:
@@ -62,7 +95,7 @@ def setup_model(src: FeatureSource, levels_spec) -> tuple:
         raise ValueError("give --checkpoint CKPT, or --random-init with --backbone NAME")
     if src.checkpoint is None and not src.backbone:
         raise ValueError("--random-init without --checkpoint needs --backbone NAME (see `hdc backbones`)")
-    net, cfg = load_backbone(
+    net, cfg = backbone_and_config(
         src.checkpoint, random_init=src.random_init, backbone=src.backbone, width=src.width, seed=src.seed
     )
     levels = parse_levels(

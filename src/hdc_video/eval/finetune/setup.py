@@ -22,7 +22,8 @@ from hdc_video.config import (
     changed_keys,
 )
 from hdc_video.data.indexes import VideoIndex, open_index, read_labels_csv, relabel
-from hdc_video.eval.features import clip_settings, load_backbone
+from hdc_video.eval.settings import clip_settings
+from hdc_video.eval.source import backbone_and_config
 from hdc_video.models.classifier import FinetuneNet
 from hdc_video.models.registry import build_backbone
 from hdc_video.train.runner import open_run, refuse_changes
@@ -81,7 +82,7 @@ def build_network(o: FinetuneConfig, state: dict | None, num_classes: int) -> tu
         cfg = build_config(base=state["config"])
         net = build_backbone(cfg.model.backbone, width=cfg.model.width)
     else:
-        net, cfg = load_backbone(
+        net, cfg = backbone_and_config(
             o.checkpoint, random_init=o.random_init, backbone=o.backbone, width=o.width, seed=o.seed
         )
         if o.checkpoint is not None and (

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from hdc_video.eval.features import Features
 
 
-def linear_probe(
+def probe_features(
     train: Features,
     test: Features,
     train_labels: np.ndarray | None = None,
@@ -36,7 +36,7 @@ def fit_probe(
     max_iter: int = 2000,
     seed: int = 0,
 ) -> tuple[dict[str, float], np.ndarray]:
-    """:func:`linear_probe`'s metrics and the video-level predicted labels of the kept test videos
+    """:func:`probe_features`' metrics and the video-level predicted labels of the kept test videos
     (in index order)."""
     ytr = train.labels if train_labels is None else train_labels
     yte = test.labels if test_labels is None else test_labels
