@@ -1,9 +1,13 @@
-"""The built-in benchmark: handwritten digits (appearance) x motion patterns (time), written as
-real video files in the UCF101 layout, with or without the nuisances of real video.
+"""The built-in benchmark: glyphs -- geometric shapes (the default) or handwritten digits -- as the
+appearance factor x motion patterns as the temporal one, written as real video files in the UCF101
+layout, with or without the nuisances of real video, as a family of variants.
 
-* :mod:`.motions` -- the eight motion patterns (the temporal factor);
-* :mod:`.scene` -- per-video textured backgrounds and camera pans (``nuisance="scene"``);
+* :mod:`.motions` -- the ten motion patterns (the temporal factor; two arrow-of-time pairs);
+* :mod:`.shapes`, :mod:`.assets` -- the glyphs, photos and colours;
+* :mod:`.scene` -- per-video backgrounds (textures, smooth noise, flat, photos) and camera pans
+  (``nuisance="scene"``);
 * :mod:`.render` -- one video: glyph, colours, background, camera;
+* :mod:`.variants` -- the named members of the family (``hdc synth --variant``);
 * :mod:`.benchmark` -- the dataset: videos, split files, ``attributes.csv``, ``meta.json``.
 """
 
