@@ -143,6 +143,7 @@ def test_eval_mode_deterministic():
 # -------------------------------------------------------------- torchvision compatibility
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["r3d_18", "r2plus1d_18"])
 def test_resnet_matches_torchvision(name):
     tv = getattr(torchvision.models.video, name)(weights=None).eval()

@@ -52,6 +52,7 @@ def test_help(name, capsys):
     assert "usage:" in out and "--smoke" in out
 
 
+@pytest.mark.slow
 def test_loader_smoke(tmp_path, capsys):
     assert _load("loader").main(["--smoke", "--data", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -59,18 +60,21 @@ def test_loader_smoke(tmp_path, capsys):
         assert row in out
 
 
+@pytest.mark.slow
 def test_step_smoke(capsys):
     assert _load("step").main(["--smoke", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "hdc/bare" in out and "momentum/hdc" in out and "r3d_18" in out and "r2plus1d_18" in out
 
 
+@pytest.mark.slow
 def test_precision_smoke(capsys):
     assert _load("precision").main(["--smoke"]) == 0
     out = capsys.readouterr().out
     assert "r3d_18 bf16+cl3d" in out and "r3d_18 bf16+cl3d+pad" in out and "non-finite grads" in out
 
 
+@pytest.mark.slow
 def test_monitor_smoke(capsys):
     assert _load("monitor").main(["--smoke", "--videos", "8"]) == 0
     out = capsys.readouterr().out
@@ -98,11 +102,13 @@ def test_gpu_code_path_on_cpu(tmp_path, capsys):
     assert "synthetic" in out and "real" in out and "MFU %" in out
 
 
+@pytest.mark.slow
 def test_decoders_smoke(capsys):
     assert _load("decoders").main(["--smoke"]) == 0
     assert "clips/s" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_synth_check_smoke(capsys):
     assert _load("synth_check").main(["--smoke"]) == 0
     out = capsys.readouterr().out
@@ -122,6 +128,7 @@ def test_augment_ops_counts_fewer_launches_batched(capsys):
     assert 0 < after < before
 
 
+@pytest.mark.slow
 def test_gpu_study_cpu_path(tmp_path, capsys):
     """The GPU study's whole path (benchmark, rows seed-major, probes, table) on the CPU, tiny."""
     assert (

@@ -91,6 +91,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("isa", [None, "AVX512_CORE_BF16"])
 def test_both_kernel_paths_agree_with_the_workaround(isa):
     """In a child process (oneDNN reads the ISA cap once): with the time-padding workaround every

@@ -27,6 +27,7 @@ def test_backbones_lists_the_registry(capsys):
     assert capsys.readouterr().out.split() == ["c3d", "r2plus1d_10", "r2plus1d_18", "r3d_10", "r3d_18", "s3d"]
 
 
+@pytest.mark.slow
 def test_config_error_is_one_line_before_any_work(tiny_bench, tmp_path, capsys):
     assert main(["pretrain", "--data", str(tiny_bench), "--out", str(tmp_path / "r"), "train.nope=1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -63,6 +64,7 @@ def test_bad_input_stays_one_line_with_v(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_synth_pretrain_linear(tiny_bench, tmp_path, capsys):
     out = tmp_path / "s"
     assert (

@@ -94,6 +94,7 @@ def test_sbatch_script_requeues_and_runs_launch_under_srun():
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "slurm" / "pretrain.sbatch")]).returncode == 0
 
 
+@pytest.mark.slow
 def test_auto_resume_twice_continues_instead_of_restarting(tiny_bench, tmp_path):
     """A requeued job runs the same command again: the second run continues from the checkpoint."""
     run = tmp_path / "run"

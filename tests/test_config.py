@@ -163,6 +163,7 @@ def test_augmentation_keys_reach_the_worker_and_the_device_path(tiny_bench):
     assert torch.allclose(got, want, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_the_config_names_the_data_layers_choices_without_importing_it():
     """config/schema.py declares the index formats and decoders itself (importing the config, as
     ``from hdc_video import HDC`` does, must not load PyAV or an index reader); they are the data

@@ -128,6 +128,7 @@ def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_process(tiny_bench, tmp_path):
     mp.spawn(_worker, args=(free_port(), str(tmp_path), str(tiny_bench)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
@@ -228,6 +229,7 @@ def _run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess
     return proc
 
 
+@pytest.mark.slow
 def test_torchrun_pretrain_then_resume_in_one_process(tiny_bench, tmp_path):
     run = tmp_path / "run"
     head = ["pretrain", "--data", str(tiny_bench), "--out", str(run), "--no-progress"]

@@ -42,6 +42,7 @@ def _fake_run(tmp_path: Path, name: str, width: float) -> tuple[Path, torch.nn.M
     return run, net.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["r3d_18", "r2plus1d_18"])
 def test_torchvision_export_loads_strictly_and_gives_the_same_features(tmp_path, name):
     run, net = _fake_run(tmp_path, name, 1.0)
@@ -68,6 +69,7 @@ def test_torchvision_export_refuses_what_torchvision_cannot_hold(tmp_path, capsy
     assert not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.slow
 def test_hdc_export_round_trip_hub_and_extract(tmp_path):
     run, net = _fake_run(tmp_path, "r2plus1d_18", 0.125)
     out = tmp_path / "backbone.pt"
@@ -106,6 +108,7 @@ def _readme_example() -> str:
     return code
 
 
+@pytest.mark.slow
 def test_readme_training_loop_example_runs():
     scope = runpy.run_path(str(_write(_readme_example())), run_name="__main__")
     assert torch.isfinite(scope["loss"])
@@ -119,6 +122,7 @@ def _write(code: str) -> Path:
     return f
 
 
+@pytest.mark.slow
 def test_examples_train_loop_runs(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_loop.py"), "--steps", "2", "--out", str(tmp_path / "bench")],

@@ -29,6 +29,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_extract_files_and_linear_from_features(tiny_bench, tiny_ckpt, tmp_path, capsys):
     ext = tmp_path / "ext"
     assert (

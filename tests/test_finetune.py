@@ -82,6 +82,7 @@ def _brightness_labels(bench, path):
     return path
 
 
+@pytest.mark.slow
 def test_finetuning_from_random_init_learns(tiny_bench, tmp_path, capsys):
     labels = _brightness_labels(tiny_bench, tmp_path / "bright.csv")
     out = tmp_path / "ft"
@@ -165,6 +166,7 @@ def _err_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_exactly(tiny_bench, tiny_ckpt, tmp_path, capsys, monkeypatch):
     common = [
         "--checkpoint",
@@ -234,5 +236,5 @@ def test_bad_checkpoints_are_one_line_errors(tiny_bench, tiny_ckpt, tmp_path, ca
     assert main([*base, "--checkpoint", str(tmp_path / "wide.pt"), "--out", str(tmp_path / "o3")]) == 1
     assert "does not match" in _err_line(capsys)
     assert main([*base, "--out", str(tmp_path / "o4")]) == 1  # neither checkpoint nor backbone
-    assert "--random-init" in _err_line(capsys)
+    assert "give a checkpoint, or a random init with a backbone name" in _err_line(capsys)
     assert not any((tmp_path / f"o{i}" / "checkpoint.pt").exists() for i in range(1, 5))

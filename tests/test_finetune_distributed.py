@@ -220,6 +220,7 @@ def _assert_same_weights(a: dict, b: dict, what: str, tol: float) -> float:
     return worst
 
 
+@pytest.mark.slow
 def test_bad_global_batch_is_a_one_line_error(ddp_runs):
     tmp, ranks = ddp_runs
     for r in ranks:
@@ -229,6 +230,7 @@ def test_bad_global_batch_is_a_one_line_error(ddp_runs):
     assert not (tmp / "bad" / "checkpoint.pt").exists() and not (tmp / "bad" / "history.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_two_ranks_train_like_one_process(ddp_runs, one_frozen, data):
     tmp, ranks = ddp_runs
     two = tmp / "frozen"
@@ -258,6 +260,7 @@ def test_two_ranks_train_like_one_process(ddp_runs, one_frozen, data):
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one_frozen.iterdir())
 
 
+@pytest.mark.slow
 def test_two_rank_checkpoint_resumes_in_one_process(ddp_runs, one_frozen, data, tmp_path, monkeypatch):
     bench, ckpt = data
     two, one = tmp_path / "two", tmp_path / "one"

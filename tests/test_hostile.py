@@ -160,6 +160,7 @@ def test_corpus_index(corpus):
     assert index.classes == ["c0", "c1"] and index[0].meta == {"note": "good"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2])
 def test_epoch_over_hostile_corpus(corpus, workers, caplog):
     ds = _dataset(corpus)
@@ -277,6 +278,7 @@ def test_unreadable_permissions(tmp_path):
         PyAVDecoder().info(p)
 
 
+@pytest.mark.slow
 def test_pretraining_over_the_hostile_corpus_completes(corpus, tmp_path, caplog):
     """`hdc pretrain` itself (not just the loader) trains through every kind of broken file."""
     from conftest import TINY

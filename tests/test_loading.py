@@ -146,6 +146,7 @@ def test_loader_workers_and_resume(index):
     del loader2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blur", [0.0, 1.0])
 def test_batches_are_written_in_place_and_equal_collated_samples(broken_index, blur):
     """__getitems__ writes each sample's views into one batch tensor (shared memory in a worker);

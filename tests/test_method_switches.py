@@ -164,6 +164,7 @@ def test_margin_does_not_rank_the_deepest_level_least_invariant_at_random_init(t
 # ------------------------------------------------------------------------------ replacements
 
 
+@pytest.mark.slow
 def test_replacements_never_duplicate_a_batch_member(tiny_bench, tmp_path):
     """A quarter of the videos are missing: every failed sample of a batch is replaced by a video
     that is not in the global batch, and no two replacements coincide."""

@@ -102,6 +102,7 @@ def test_whole_and_every_term_get_queues_and_ids_are_required():
         KeyEncoder({"x": torch.nn.Linear(2, 2)}, 1.0)
 
 
+@pytest.mark.slow
 def test_resume_with_a_filled_queue_after_a_real_kill(tiny_bench, tmp_path):
     common = ["pretrain", "--data", str(tiny_bench), "--no-progress", *TINY, *MQ, "train.steps=6", "train.ckpt_every=3"]
     full, broken = tmp_path / "full", tmp_path / "broken"

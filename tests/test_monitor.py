@@ -54,6 +54,7 @@ def test_shortcut_warning_fires_once_per_label_when_a_number_drops_below_step_ze
     assert "action kNN top-1 0.200 at step 100 is below its step-0 value 0.300" in warnings[0]
 
 
+@pytest.mark.slow
 def test_monitor_in_a_pretraining_run(tiny_bench, tmp_path):
     """Every monitor step logs kNN top-1 of the action and both attributes.csv columns next to the
     step-0 values; the step-0 values survive a resume."""

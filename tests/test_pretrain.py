@@ -23,6 +23,7 @@ def _losses(run):
     return {r["step"]: r["loss"] for r in read_metrics(run)}
 
 
+@pytest.mark.slow
 def test_short_pretraining_lowers_the_loss(tiny_bench, tmp_path):
     run = tmp_path / "run"
     summary = pretrain(tiny_bench, run, overrides=TINY + ["train.steps=40", "train.ckpt_every=20"], progress=False)
@@ -53,6 +54,7 @@ def _cli(args, env=None, check=True):
     return proc
 
 
+@pytest.mark.slow
 def test_resume_after_a_real_kill_continues_exactly(tiny_bench, tmp_path):
     common = ["pretrain", "--data", str(tiny_bench), "--no-progress", *TINY, "train.steps=8", "train.ckpt_every=3"]
     full, broken = tmp_path / "full", tmp_path / "broken"
@@ -72,6 +74,7 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_bench, tmp_path):
     assert sa["optimizer"]["state"].keys() == sb["optimizer"]["state"].keys()
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_bench, tmp_path, monkeypatch):
     cfg = build_config(overrides=TINY + ["train.steps=6", "train.ckpt_every=2"])
     trainer = Pretrainer(cfg, tiny_bench, tmp_path, progress=False)
@@ -91,12 +94,14 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_b
     assert load_checkpoint(tmp_path)["step"] == 2
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_not_overwritten(tiny_bench, tmp_path):
     pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=1"], progress=False)
     with pytest.raises(TrainingError, match="--resume"):
         pretrain(tiny_bench, tmp_path, overrides=TINY + ["train.steps=1"], progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["sc_only", "tc_only", "whole"])
 def test_method_configs_train(tiny_bench, tmp_path, method):
     pretrain(tiny_bench, tmp_path, config_files=[method], overrides=TINY + ["train.steps=2"], progress=False)
@@ -107,6 +112,7 @@ def test_method_configs_train(tiny_bench, tmp_path, method):
     assert json.loads(json.dumps(last))["loss"] > 0
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_config(tiny_bench, tmp_path):
     from hdc_video.config import ConfigError
 
@@ -117,6 +123,7 @@ def test_resume_refuses_a_changed_config(tiny_bench, tmp_path):
     assert summary["steps"] == 2
 
 
+@pytest.mark.slow
 def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
     """data.augment_on=device (the GPU path: uint8 crops from the workers, augmentation batched on
     the training device) runs the same loop on a CPU-only machine."""
@@ -138,6 +145,7 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
 @pytest.mark.skipif(
     shutil.which("c++") is None and shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler"
 )
+@pytest.mark.slow
 def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_bench, tmp_path):
     """train.compile=true: the same losses as eager in fp32 (inductor reorders float maths: 1e-5 at
     the first step, 1e-3 after one update has amplified it), and the checkpoint loads into a plain,
@@ -155,6 +163,7 @@ def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_benc
     assert eager["steps"] == compiled["steps"] == 2
 
 
+@pytest.mark.slow
 def test_a_run_says_what_runs(tiny_bench, tmp_path):
     """log.txt (and the console) name the device, precision, layout, compile, world size, dataset and
     config at start and the steps, wall time, clips/s and skips at the end; run.json holds the same."""
@@ -211,6 +220,7 @@ def test_a_run_says_what_runs(tiny_bench, tmp_path):
     assert start["precision"] == "fp32" and start["time_padded_convs"] == 0 and start["memory_layout"] == "contiguous"
 
 
+@pytest.mark.slow
 def test_resume_with_more_steps_continues_on_the_new_schedule(tiny_bench, tmp_path):
     """A finished 6-step run resumed to 10 steps: the first resumed step runs at the new schedule's lr
     for step 6 of 10 (not the old schedule's final lr, 0), and every logged lr is the one its step used."""

@@ -8,6 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from official_layouts import hmdb51_official, kinetics_official, ucf101_official
 
 from hdc_video.cli import main
@@ -61,6 +62,7 @@ def test_every_bundled_recipe_is_in_the_document_and_builds():
         assert (cfg.data.clip_len, cfg.data.size, cfg.model.width, cfg.data.preset) == (16, 112, 1.0, "default")
 
 
+@pytest.mark.slow
 def test_the_documented_commands_run_on_official_layouts(tiny_bench, tmp_path, capsys):
     data = {
         "$UCF101": ucf101_official(tiny_bench, tmp_path / "UCF101"),

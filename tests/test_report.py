@@ -209,6 +209,7 @@ def _check_png(path: Path):
 
 
 # --------------------------------------------------------------------------------------- tests
+@pytest.mark.slow
 def test_page_references_every_png(full):
     index, page, _ = full
     assert index.name == "index.html" and index.is_file()
@@ -249,6 +250,7 @@ def test_broken_eval_dirs_are_warnings(full):
     assert "skipped 1 unreadable line" in page  # the torn last line of metrics.jsonl
 
 
+@pytest.mark.slow
 def test_undecodable_video_is_grey_placeholder(tmp_path, bench):
     bad = bench / "videos" / "Digit0Fall" / "v_broken_c01.avi"
     bad.write_bytes(b"not a video at all" * 10)
@@ -302,6 +304,7 @@ def test_confusion_matrix_rows_normalised():
     assert classes == ["b", "a", "z"] and m.shape == (3, 3) and m[2].sum() == 0
 
 
+@pytest.mark.slow
 def test_cli(tmp_path, capsys, bench):
     run = _write_run(tmp_path / "run", _metrics_rows(steps=6, levels=2))
     lin = _write_linear(tmp_path / "lin", read_ucf101(bench, 1, "test"))

@@ -95,6 +95,7 @@ def test_knn_step0_without_knn0_keys(tmp_path):
     assert plots.knn_figure([{"step": 1, "loss": 1.0}], tmp_path / "none.png") is None
 
 
+@pytest.mark.slow
 def test_level_weights_section(tmp_path):
     run = _write_run(tmp_path / "run", [{**a, **b} for a, b in zip(_metrics_rows(steps=20), _level_rows())])
     page = write_report(run, [], tmp_path / "out").read_text()
@@ -165,6 +166,7 @@ def _write_study(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_study_section(tmp_path):
     run = _write_run(tmp_path / "run", _metrics_rows(steps=5))
     study = _write_study(tmp_path / "study")

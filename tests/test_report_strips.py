@@ -85,6 +85,7 @@ def frame_retrieval(tmp_path_factory):
     return root, out
 
 
+@pytest.mark.slow
 def test_frame_folder_strips_are_real_frames(frame_retrieval):
     root, out = frame_retrieval
     warn = Warnings()

@@ -127,6 +127,7 @@ def test_bad_inputs_are_errors():
         topk_recall(np.zeros((0, 3)), [], np.zeros((2, 3)), [0, 1])
 
 
+@pytest.mark.slow
 def test_retrieve_from_extracted_features_equals_the_network_path(tiny_bench, tmp_path):
     from hdc_video.cli import main
 

@@ -31,6 +31,7 @@ def grid_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_tiny_grid_writes_tables_and_a_rerun_skips_finished_runs(tiny_bench, tmp_path, grid_file, capsys):
     out = tmp_path / "study"
     assert (

@@ -75,6 +75,7 @@ def test_the_probe_sees_host_reads():
     assert probe.seen == [] and torch.Tensor.tolist is original
 
 
+@pytest.mark.slow
 def test_pretrain_step_has_no_host_sync(tiny_bench, tmp_path):
     for method in ("hdc", "whole"):
         cfg = build_config([method], TINY + ["train.steps=3", "train.device=cpu"])  # (the worker path)

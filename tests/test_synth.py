@@ -64,6 +64,7 @@ def test_attributes_agree_with_classes(bench):
     assert app.labels.tolist() == [e.label // 5 for e in test]
 
 
+@pytest.mark.slow
 def test_every_video_decodes_and_matches_its_rendering(bench):
     for e in read_ucf101(bench, subset="train").entries + read_ucf101(bench, subset="test").entries:
         frames = decode(e.path)
@@ -84,6 +85,7 @@ def test_every_video_decodes_and_matches_its_rendering(bench):
     assert len(samples) == len(MOTIONS) * 3
 
 
+@pytest.mark.slow
 def test_deterministic_and_worker_independent(bench, tmp_path):
     again = generate_benchmark(tmp_path / "again", workers=2, progress=False, **TINY)
     for name in (
@@ -128,6 +130,7 @@ def _glyph_centre(frames: np.ndarray) -> np.ndarray:
     return np.stack([(w * xs).sum((1, 2)) / tot, (w * ys).sum((1, 2)) / tot], 1)
 
 
+@pytest.mark.slow
 def test_motions_in_the_files(bench):
     """Measured on the decoded videos: Fall goes down, Rise goes up, Shuttle goes left AND right."""
     idx = read_ucf101(bench, subset="train").entries + read_ucf101(bench, subset="test").entries
@@ -234,6 +237,7 @@ def _border(video: np.ndarray, width: int = 6) -> np.ndarray:
     return video[:, mask].astype(float).mean(1)
 
 
+@pytest.mark.slow
 def test_scene_layout_attributes_and_meta_read_back(scene):
     train, test = read_ucf101(scene, subset="train"), read_ucf101(scene, subset="test")
     assert len(train) == 30 and len(test) == 15

@@ -92,6 +92,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not cpu_has_fast_bf16(), reason="needs a CPU with native bf16 (AVX512-BF16)")
 def test_workaround_keeps_the_failing_kernel_finite(tmp_path):
     """oneDNN's avx512_core_bf16 backward-weights kernel on a depth-2 input with temporal padding:

@@ -27,6 +27,7 @@ def corpus(tmp_path_factory):
     return build_corpus(tmp_path_factory.mktemp("hostile_v"))
 
 
+@pytest.mark.slow
 def test_verify_names_every_bad_file(corpus, capsys):
     root = corpus["root"]
     assert main(["verify", str(root), "--workers", "2", "--no-progress"]) == 0
