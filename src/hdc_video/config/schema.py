@@ -17,6 +17,24 @@ class ConfigError(ValueError):
 
 METHODS = ("hdc", "sc_only", "tc_only", "whole")
 
+
+def _preset(scale: tuple[float, float], strength: float, hue: float, grayscale: float, blur: float) -> dict[str, Any]:
+    """A preset's ``data.*`` keys: crop area, colour jitter strength (brightness, contrast and
+    saturation) and hue (with probability 0.8), grayscale and blur probabilities."""
+    return dict(
+        scale=list(scale),
+        flip=0.5,
+        jitter=0.8,
+        brightness=strength,
+        contrast=strength,
+        saturation=strength,
+        hue=hue,
+        grayscale=grayscale,
+        blur=blur,
+        blur_sigma=[0.1, 2.0],
+    )
+
+
 # Named augmentation strengths (``data.preset``): each fills the ``data.*`` keys it lists; keys given
 # after it (later in the same file, a later file, an override) win. What each one removes is in
 # the README ("Augmentation").
@@ -24,58 +42,14 @@ AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
     # the default (data/transforms/augment.py DEFAULT_AUGMENT: ClipAugment() and DataConfig use it too)
     "default": {k: list(v) if isinstance(v, tuple) else v for k, v in DEFAULT_AUGMENT.items()},
     # torchvision-like: moderate colour, wide crops (the `default` preset before 2026-12-05)
-    "torchvision": dict(
-        scale=[0.3, 1.0],
-        flip=0.5,
-        jitter=0.8,
-        brightness=0.4,
-        contrast=0.4,
-        saturation=0.4,
-        hue=0.1,
-        grayscale=0.2,
-        blur=0.0,
-        blur_sigma=[0.1, 2.0],
-    ),
+    "torchvision": _preset((0.3, 1.0), 0.4, 0.1, 0.2, 0.0),
     # the old demo: keep most of the frame, moderate colour
-    "light": dict(
-        scale=[0.5, 1.0],
-        flip=0.5,
-        jitter=0.8,
-        brightness=0.4,
-        contrast=0.4,
-        saturation=0.4,
-        hue=0.1,
-        grayscale=0.2,
-        blur=0.0,
-        blur_sigma=[0.1, 2.0],
-    ),
+    "light": _preset((0.5, 1.0), 0.4, 0.1, 0.2, 0.0),
     # SimCLR's strength-1 colour distortion, more grayscale, blur, small crops
-    "strong": dict(
-        scale=[0.2, 1.0],
-        flip=0.5,
-        jitter=0.8,
-        brightness=0.8,
-        contrast=0.8,
-        saturation=0.8,
-        hue=0.2,
-        grayscale=0.5,
-        blur=0.5,
-        blur_sigma=[0.1, 2.0],
-    ),
+    "strong": _preset((0.2, 1.0), 0.8, 0.2, 0.5, 0.5),
     # strong's colour distortion, grayscale and blur with crops that keep the subject in both views
     # (the default from 2026-11-30 to 2026-12-05: it lost seeds, docs/RESULTS.md)
-    "robust": dict(
-        scale=[0.5, 1.0],
-        flip=0.5,
-        jitter=0.8,
-        brightness=0.8,
-        contrast=0.8,
-        saturation=0.8,
-        hue=0.2,
-        grayscale=0.5,
-        blur=0.5,
-        blur_sigma=[0.1, 2.0],
-    ),
+    "robust": _preset((0.5, 1.0), 0.8, 0.2, 0.5, 0.5),
 }
 _AUG = AUGMENT_PRESETS["default"]
 WEIGHTINGS = ("invariance", "uniform", "fixed", "learned")

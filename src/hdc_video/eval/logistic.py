@@ -15,16 +15,9 @@ from sklearn.preprocessing import StandardScaler
 from hdc_video.eval.features import Features
 
 
-def probe_features(
-    train: Features,
-    test: Features,
-    train_labels: np.ndarray | None = None,
-    test_labels: np.ndarray | None = None,
-    C: float = 1.0,
-    max_iter: int = 2000,
-    seed: int = 0,
-) -> dict[str, float]:
-    return fit_probe(train, test, train_labels, test_labels, C=C, max_iter=max_iter, seed=seed)[0]
+def probe_features(train: Features, test: Features, *args, **kwargs) -> dict[str, float]:
+    """The probe's metrics (:func:`fit_probe` without the predictions)."""
+    return fit_probe(train, test, *args, **kwargs)[0]
 
 
 def fit_probe(
