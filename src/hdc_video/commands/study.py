@@ -8,7 +8,7 @@ from pathlib import Path
 from hdc_video.logs import setup_logging
 
 EPILOG = """\
-GRID is a YAML file or a bundled grid name (configs/studies/: nuisance, validate). Every row x seed is
+GRID is a YAML file or a bundled grid name (configs/studies/: nuisance, family, claims16, validate). Every row x seed is
 pretrained into OUT/runs/<row>/seed<k>, its features extracted once at every level, and every label
 (the action and each attributes.csv column) probed at every level; finished steps are skipped, so
 running the same command again continues an interrupted study. Writes OUT/study.json, study.md
