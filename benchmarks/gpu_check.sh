@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU-specific check and measurement of the project in ONE call on a lent GPU machine
-# (~7-8 minutes of a 15-minute device budget; the inner timeouts add up to 540 s at most).
+# (~6-8 minutes of a 15-minute device budget; the section timeouts add up to 520 s at most).
 # From this checkout, with the `device` tool:
 #
 #   1. once, here:  echo /.whl/ >> .git/info/exclude
@@ -58,11 +58,11 @@ CUDA_TESTS=(tests/test_transforms_device.py tests/test_sync_free.py tests/test_g
 for f in "${CUDA_TESTS[@]}"; do
   [ -f "$f" ] || { echo "gpu_check: $f does not exist (update CUDA_TESTS)"; SUMMARY+=("missing test file $f"); FAILED=1; }
 done
-section "CUDA tests" tests.txt 90 $PY -m pytest -q -p no:cacheprovider -rs "${CUDA_TESTS[@]}"
-section "fast tier, CUDA visible" suite.txt 150 $PY -m pytest -q -p no:cacheprovider -x -m "not slow" --durations=15
-section "gpu.py" gpu.txt 200 $PY benchmarks/gpu.py --max-seconds 20
-section "gpu.py --compile" gpu_compile.txt 110 $PY benchmarks/gpu.py --compile --backbones r3d_18 --steps 60 \
-  --real-steps 0 --max-seconds 30
+section "CUDA tests" tests.txt 60 $PY -m pytest -q -p no:cacheprovider -rs "${CUDA_TESTS[@]}"
+section "fast tier, CUDA visible" suite.txt 120 $PY -m pytest -q -p no:cacheprovider -x -m "not slow" --durations=15
+section "gpu.py" gpu.txt 150 $PY benchmarks/gpu.py --max-seconds 15
+section "gpu.py --compile" gpu_compile.txt 80 $PY benchmarks/gpu.py --compile --backbones r3d_18 --steps 60 \
+  --real-steps 0 --max-seconds 20
 
 DATA=/tmp/gpu_check_bench RUN=/tmp/gpu_check_run
 rm -rf "$RUN"
@@ -75,7 +75,7 @@ pretrain_and_resume() {
 }
 export -f pretrain_and_resume
 export PY DATA RUN
-section "pretrain + resume" pretrain.txt 150 bash -c pretrain_and_resume
+section "pretrain + resume" pretrain.txt 110 bash -c pretrain_and_resume
 
 stamp summary
 printf '%s\n' "${SUMMARY[@]}" | tee "$OUT/summary.txt"
