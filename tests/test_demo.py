@@ -15,7 +15,8 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| motion (4 classes) | 0.250 |" in printed and "report:" in printed
     assert "| random init | whole | HDC |" in printed
-    assert "verdicts (a difference under 0.05" in printed and "HDC" in printed.split("verdicts")[1]
+    assert "verdicts (a difference under 0.29 is within what 12 test videos" in printed
+    assert "HDC" in printed.split("verdicts")[1]
     summary = json.loads((out / "results.json").read_text())
     assert list(summary["results"]) == ["random init", "whole", "HDC"]
     for model in summary["results"]:

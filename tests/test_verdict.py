@@ -2,7 +2,7 @@
 
 import json
 
-from hdc_video.workflows.verdict import diagnose, verdicts
+from hdc_video.workflows.verdict import diagnose, margin, verdicts
 
 
 def _entry(motion, action, appearance, r1):
@@ -32,7 +32,7 @@ def test_a_run_that_learned_gets_one_positive_line_per_claim(tmp_path):
         "whole": _entry(0.40, 0.10, 0.27, 0.06),
         "HDC": _entry(0.97, 0.26, 0.33, 0.23),
     }
-    lines = verdicts(results, {"HDC": _run(tmp_path, [0.3, 0.6, 0.8], [18, 12, 9])})
+    lines = verdicts(results, {"HDC": _run(tmp_path, [0.3, 0.6, 0.8], [18, 12, 9])}, n_test=400)
     assert lines == [
         "HDC beats random init on motion by +0.52 (0.970 vs 0.450)",
         "HDC beats random init on action by +0.15 (0.260 vs 0.110)",
@@ -45,7 +45,7 @@ def test_a_run_that_learned_gets_one_positive_line_per_claim(tmp_path):
 def test_a_run_that_learned_a_shortcut_is_called_out_with_the_reason(tmp_path):
     results = {"random init": _entry(0.46, 0.11, 0.28, 0.11), "HDC": _entry(0.38, 0.11, 0.33, 0.07)}
     run = _run(tmp_path, [0.33, 0.23, 0.26, 0.19], [18.5, 18.6, 18.4, 18.3], skipped=2)
-    lines = verdicts(results, {"HDC": run})
+    lines = verdicts(results, {"HDC": run}, n_test=400)
     motion = next(line for line in lines if " on motion " in line)
     assert motion.startswith("HDC did NOT beat random init on motion (0.380 vs 0.460, -0.08); likely: ")
     assert "never rose above its step-0 value (0.33, 0.23, 0.26, 0.19)" in motion
@@ -59,3 +59,10 @@ def test_diagnose_a_rising_curve_points_at_the_training_length(tmp_path):
     run = _run(tmp_path, [0.3, 0.35, 0.5], [18, 14, 11])
     assert "rose (0.30, 0.35, 0.50)" in diagnose(run, "motion") and "--steps" in diagnose(run, "motion")
     assert diagnose(tmp_path / "nowhere", "motion") == "no sign in the run's logs; see the report"
+
+
+def test_the_margin_is_two_standard_deviations_of_the_test_set():
+    assert margin(120) == 0.10 and margin(400) == 0.05 and margin(10_000) == 0.01
+    results = {"random init": _entry(0.45, 0.11, 0.27, 0.10), "HDC": _entry(0.52, 0.11, 0.27, 0.10)}
+    assert verdicts(results, {}, n_test=120)[0].startswith("HDC and random init are not distinguishable on motion")
+    assert verdicts(results, {}, n_test=10_000)[0].startswith("HDC beats random init on motion by +0.07")

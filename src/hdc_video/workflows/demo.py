@@ -27,7 +27,7 @@ from hdc_video.eval.source import FeatureSource
 from hdc_video.report import write_report
 from hdc_video.synth import generate_benchmark
 from hdc_video.train.pretrain import pretrain
-from hdc_video.workflows.verdict import MARGIN, verdicts
+from hdc_video.workflows.verdict import margin, verdicts
 
 log = logging.getLogger("hdc_video")
 
@@ -187,7 +187,8 @@ def run_demo(
         f"{NUM_CLIPS} clips x 1 centre crop, {d.clip_len} frames stride {d.stride}, {d.size}px; "
         f"last-stage features, logistic regression"
     )
-    claims = verdicts(results, {tag: out / folder for tag, folder, _ in MODELS})
+    n_test = results["HDC"]["action"].get("test_videos") or spec["test_groups"] * spec["digits"] * spec["motions"]
+    claims = verdicts(results, {tag: out / folder for tag, folder, _ in MODELS}, n_test)
     summary = {
         "results": results,
         "times": times,
@@ -203,10 +204,7 @@ def run_demo(
     )
     print()
     print(table)
-    print(
-        f"\nverdicts (a difference under {MARGIN} is within what "
-        f"{spec['test_groups'] * spec['digits'] * spec['motions']} test videos give by chance):"
-    )
+    print(f"\nverdicts (a difference under {margin(n_test)} is within what {n_test} test videos can give by chance):")
     for c in claims:
         print(f"  {c}")
     print(f"\n{protocol}")

@@ -1,7 +1,7 @@
 """The demo's last word: one line per claim, with the margin and, where a claim fails, the likely why.
 
-A table asks the reader to compare numbers; a verdict does it for them, with a margin a test set of
-this size cannot produce by chance (:data:`MARGIN`), and -- when HDC does not beat its reference --
+A table asks the reader to compare numbers; a verdict does it for them, with a margin that chance
+on a test set of this size rarely reaches (:func:`margin`), and -- when HDC does not beat its reference --
 what the run's own logs say about why (the kNN monitor's curve against its step-0 value, the loss,
 skipped updates, the precision).
 """
@@ -12,11 +12,15 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["MARGIN", "CLAIMS", "diagnose", "verdicts"]
+__all__ = ["CLAIMS", "diagnose", "margin", "verdicts"]
 
-#: a difference below this is "not distinguishable": about two binomial standard deviations of a
-#: top-1 near 0.5 on the demo's 120 test videos (sqrt(0.25 / 120) = 0.046)
-MARGIN = 0.05
+
+def margin(n_test: int) -> float:
+    """A difference of top-1 below this is "not distinguishable": two binomial standard deviations
+    of a top-1 near 0.5 on ``n_test`` videos, ``2 * sqrt(0.25 / n) = 1 / sqrt(n)`` (0.10 for the
+    demo's 120 test videos), rounded up to 0.01."""
+    return math.ceil(100 / math.sqrt(max(n_test, 1))) / 100
+
 
 #: (what, model, reference, how the number is read from a results entry)
 CLAIMS = [
@@ -67,10 +71,10 @@ def diagnose(run: Path, label: str) -> str:
     return "; ".join(reasons) or "no sign in the run's logs; see the report"
 
 
-def verdicts(results: dict[str, dict], runs: dict[str, Path], margin: float = MARGIN) -> list[str]:
+def verdicts(results: dict[str, dict], runs: dict[str, Path], n_test: int) -> list[str]:
     """One line per claim of :data:`CLAIMS` whose models are in ``results``; ``runs`` maps a model
-    name to its run folder (for :func:`diagnose`)."""
-    lines = []
+    name to its run folder (for :func:`diagnose`); ``n_test``: the test videos (the margin)."""
+    lines, m = [], margin(n_test)
     for what, model, ref, read in CLAIMS:
         if model not in results or ref not in results:
             continue
@@ -78,12 +82,12 @@ def verdicts(results: dict[str, dict], runs: dict[str, Path], margin: float = MA
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
         diff = a - b
-        if diff >= margin:
+        if diff >= m:
             lines.append(f"{model} beats {ref} on {what} by {diff:+.2f} ({a:.3f} vs {b:.3f})")
-        elif diff > -margin:
+        elif diff > -m:
             lines.append(
                 f"{model} and {ref} are not distinguishable on {what} ({a:.3f} vs {b:.3f}, within "
-                f"+-{margin:.2f})" + (f"; likely: {diagnose(runs[model], what)}" if model in runs else "")
+                f"+-{m:.2f})" + (f"; likely: {diagnose(runs[model], what)}" if model in runs else "")
             )
         else:
             lines.append(
