@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
+
 
 def _step(line: str) -> float:
     """The step of a metrics line; a torn or empty line (a kill mid-write) counts as never logged."""
@@ -67,3 +69,11 @@ class NullMetrics:
 
     def close(self) -> None:
         pass
+
+
+def scalars(logs: dict[str, torch.Tensor]) -> dict[str, float]:
+    """A step's device scalars as floats, in one device->host copy."""
+    if not logs:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in logs.values()]).tolist()
+    return dict(zip(logs, values))

@@ -141,3 +141,14 @@ class KnnMonitor:
                     self.step0[k],
                 )
         return fell
+
+    def row(self, knn: dict[str, float]) -> dict[str, float]:
+        """The numbers beside their step-0 values (``knn0/<label>``), for metrics.jsonl."""
+        return {**knn, **{k.replace("knn/", "knn0/"): v for k, v in self.step0.items()}}
+
+    def text(self, knn: dict[str, float]) -> str:
+        """``action 0.42 (0.31)``: the first label's kNN top-1 and its step-0 value (the progress bar)."""
+        key = "knn/action" if "knn/action" in knn else next(iter(knn), None)
+        if key is None:
+            return "-"
+        return f"{key[4:]} {knn[key]:.2f} ({self.step0.get(key, float('nan')):.2f})"

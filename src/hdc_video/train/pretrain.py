@@ -39,7 +39,7 @@ from hdc_video.data.transforms.device import parse_raw_size, views_to_device
 from hdc_video.models.hdc import HDC
 from hdc_video.models.registry import build_backbone
 from hdc_video.train.guard import MAX_BAD_GRADS, NonFiniteGuard, TrainingError
-from hdc_video.train.metrics import MetricsLogger, NullMetrics
+from hdc_video.train.metrics import MetricsLogger, NullMetrics, scalars
 from hdc_video.train.monitor import KnnMonitor
 from hdc_video.train.optim import build_optimizer, build_scheduler, load_optimizer_state, restore_scheduler
 from hdc_video.train.run_info import start_facts
@@ -88,14 +88,6 @@ def build_pretrain_data(cfg: Config, data_root: str | Path) -> PretrainDataset:
         short_video=d.short_video,
         min_frames=d.min_frames,
     )
-
-
-def _scalar_logs(logs: dict[str, torch.Tensor]) -> dict[str, float]:
-    """The step's device scalars as floats, in one device->host copy."""
-    if not logs:
-        return {}
-    values = torch.stack([v.detach().float().reshape(()) for v in logs.values()]).tolist()
-    return dict(zip(logs, values))
 
 
 class Pretrainer(Runner):
@@ -252,7 +244,7 @@ class Pretrainer(Runner):
         knn: dict[str, float] = {}
         if self.monitor is not None and not self.monitor.step0:  # the baseline: the network at step 0
             knn = self.monitor.step0 = self.monitor.measure(self.model.backbone)
-            self.metrics.log(self.pos.step, self._monitor_row(knn))
+            self.metrics.log(self.pos.step, self.monitor.row(knn))
         try:
             batches = self._batches()
             while self.pos.step < t.steps:
@@ -278,8 +270,8 @@ class Pretrainer(Runner):
                 if self.monitor is not None and (self.pos.step % t.monitor_every == 0 or self.pos.step == t.steps):
                     knn = self.monitor.measure(self.model.backbone)
                     self.monitor.check(knn, self.pos.step)
-                    self.metrics.log(self.pos.step, self._monitor_row(knn))
-                    bar.set_postfix_str(f"knn {_knn_text(knn, self.monitor.step0)}", refresh=False)
+                    self.metrics.log(self.pos.step, self.monitor.row(knn))
+                    bar.set_postfix_str(f"knn {self.monitor.text(knn)}", refresh=False)
                 if self.pos.step % t.log_every == 0 or self.pos.step == t.steps:
                     self.guard.check(self._where)  # the step's only host reads are here
                     now = time.perf_counter()
@@ -291,7 +283,7 @@ class Pretrainer(Runner):
                         "grad_norm": float(grad_norm),
                         "epoch": self.pos.epoch,
                         "clips_per_s": n_clips / max(now - tick, 1e-9),
-                        **_scalar_logs(logs),
+                        **scalars(logs),
                     }
                     tick = now
                     self.metrics.log(self.pos.step, row)
@@ -299,7 +291,7 @@ class Pretrainer(Runner):
                     first_loss = last_loss if first_loss is None else first_loss
                     bar.set_postfix_str(
                         f"loss {row['loss']:.3f}, {row['clips_per_s']:.0f} clips/s"
-                        + (f", knn {_knn_text(knn, self.monitor.step0)}" if knn else "")
+                        + (f", knn {self.monitor.text(knn)}" if knn else "")
                     )
                 bar.update(1)
                 if self.pos.step % t.ckpt_every == 0 or self.pos.step == t.steps:
@@ -350,14 +342,6 @@ class Pretrainer(Runner):
         self.model.momentum_update()  # the key encoder follows (method.momentum; a no-op without)
         return loss, grad_norm, logs
 
-    def _monitor_row(self, knn: dict[str, float]) -> dict[str, float]:
-        """The monitor's numbers beside their step-0 values (``knn0/<label>``) for metrics.jsonl."""
-        return (
-            {**knn, **{k.replace("knn/", "knn0/"): v for k, v in self.monitor.step0.items()}}
-            if self.monitor.step0
-            else dict(knn)
-        )
-
     def _where(self) -> str:
         if self.last_good is None:
             return "no checkpoint was written yet"
@@ -368,14 +352,6 @@ class Pretrainer(Runner):
             return load_checkpoint(self.last_good)["step"]
         except Exception:  # noqa: BLE001
             return "?"
-
-
-def _knn_text(knn: dict[str, float], step0: dict[str, float]) -> str:
-    """``action 0.42 (0.31)``: the first label's kNN top-1 and its step-0 value."""
-    key = "knn/action" if "knn/action" in knn else next(iter(knn), None)
-    if key is None:
-        return "-"
-    return f"{key[4:]} {knn[key]:.2f} ({step0.get(key, float('nan')):.2f})"
 
 
 def pretrain(
