@@ -119,3 +119,20 @@ def test_bundled_grids_load_and_validate_every_row(name):
     grid = load_grid(name)  # every row's config keys are checked against the schema
     assert {"random", "hdc", "whole"} <= {r.name for r in grid.rows}
     assert [r.name for r in grid.rows if r.random_init] == ["random"]
+
+
+def test_overrides_after_seeds_or_rows_are_overrides():
+    """`hdc study G --rows hdc --seeds 0 1 train.steps=100` (README, RESULTS.md): argparse gives the
+    key=value words to --seeds; they are overrides, the seeds ints, and a bad seed one line."""
+    from hdc_video.cli import build_parser
+    from hdc_video.commands.study import split_overrides
+
+    a = build_parser().parse_args(["study", "g", "--data", "d", "--out", "o", "--seeds", "0", "1", "train.steps=9"])
+    split_overrides(a)
+    assert a.seeds == [0, 1] and a.overrides == ["train.steps=9"] and a.rows is None
+    a = build_parser().parse_args(["study", "g", "--data", "d", "--out", "o", "--rows", "hdc", "a.b=1", "c=2"])
+    split_overrides(a)
+    assert a.rows == ["hdc"] and a.overrides == ["a.b=1", "c=2"] and a.seeds is None
+    a = build_parser().parse_args(["study", "g", "--data", "d", "--out", "o", "--seeds", "zero"])
+    with pytest.raises(ConfigError, match="--seeds takes integers, not 'zero'"):
+        split_overrides(a)

@@ -31,15 +31,33 @@ def add_parser(sub) -> None:
     p.add_argument("grid", help="grid YAML file or bundled grid name")
     p.add_argument("--data", required=True, type=Path, help="dataset root (UCF101 layout, attributes.csv optional)")
     p.add_argument("--out", required=True, type=Path, help="study folder")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the grid's)")
+    p.add_argument("--seeds", nargs="+", default=None, help="seeds (default: the grid's)")
     p.add_argument("--rows", nargs="+", default=None, help="only these rows (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to every row")
 
 
+def split_overrides(a) -> None:
+    """``--seeds 0 1 train.steps=100``: argparse hands the trailing key=value words to the last
+    list option; move them to the overrides, and the seeds to ints (one-line error otherwise)."""
+    from hdc_video.config.schema import ConfigError
+
+    for name in ("rows", "seeds"):
+        values = getattr(a, name)
+        if values is not None:
+            a.overrides = [v for v in values if "=" in v] + list(a.overrides)
+            setattr(a, name, [v for v in values if "=" not in v] or None)
+    if a.seeds is not None:
+        bad = [s for s in a.seeds if not s.lstrip("-").isdigit()]
+        if bad:
+            raise ConfigError(f"--seeds takes integers, not {bad[0]!r}")
+        a.seeds = [int(s) for s in a.seeds]
+
+
 def run(a) -> int:
     from hdc_video.workflows.study import load_grid, run_study
 
+    split_overrides(a)
     setup_logging(a.verbose, a.out / "log.txt")
     summary = run_study(
         load_grid(a.grid), a.data, a.out, seeds=a.seeds, rows=a.rows, extra=a.overrides, progress=not a.no_progress
