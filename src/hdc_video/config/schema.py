@@ -136,7 +136,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0
     clip_grad: float = 5.0  # 0 disables
     precision: str = "auto"  # auto | bf16 | fp32
-    channels_last: str = "auto"  # auto (CUDA only) | always | never
+    channels_last: str = "auto"  # auto (CUDA and CPU; other devices no) | always | never
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ckpt_every: int = 200
     log_every: int = 10  # metrics + the non-finite check: the step's only host syncs
