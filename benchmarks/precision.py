@@ -6,9 +6,10 @@ workaround) for every backbone, on this machine.
 
 For each backbone (tiny width by default), one batch of clips, the candidates interleaved
 round-robin (median per candidate): a training step (forward + backward, loss = mean of the last
-stage; no optimizer) and a forward pass under ``torch.no_grad`` in fp32, bf16 autocast, and bf16
-autocast with the model and input in ``channels_last_3d``. Ratios are fp32 time / candidate time
-(> 1 = faster than fp32).
+stage; no optimizer) and a forward pass under ``torch.no_grad`` in fp32 (NCDHW and
+``channels_last_3d``), bf16 autocast, and bf16 autocast with the model and input in
+``channels_last_3d``; on a CPU without native bf16 the bf16 variants only with ``--emulated-bf16``.
+Ratios are fp32 time / candidate time (> 1 = faster than fp32).
 
 Known issue (``benchmarks/bf16_conv3d_repro.py``): with torch 2.14's oneDNN, the bf16 conv3d
 weight gradient of an input that is 2 frames deep (temporal kernel 3, padding 1) reads
@@ -34,6 +35,7 @@ ALL = ["r3d_18", "r2plus1d_18", "r3d_10", "r2plus1d_10", "c3d", "s3d"]
 # (label, autocast dtype, channels_last_3d, explicit temporal padding)
 VARIANTS = [
     ("fp32", None, False, False),
+    ("fp32+cl3d", None, True, False),
     ("bf16", torch.bfloat16, False, False),
     ("bf16+cl3d", torch.bfloat16, True, False),
     ("bf16+pad", torch.bfloat16, False, True),
@@ -81,6 +83,17 @@ def _fwd_fn(model, x, dtype, device):
     return fn
 
 
+def variants(a, device) -> list[tuple]:
+    """Every variant -- except bf16 on a CPU without native bf16 (AVX2: emulated, ~19x slower than
+    fp32, a run that does not end in minutes) unless ``--emulated-bf16`` asks for it."""
+    from hdc_video.train.runtime import cpu_bf16_path
+
+    if device.type == "cpu" and cpu_bf16_path() == "none" and not a.emulated_bf16:
+        print("this CPU has no native bf16 (no AVX512-BF16 / AMX): bf16 variants skipped (--emulated-bf16 runs them)")
+        return [v for v in VARIANTS if v[1] is None]
+    return VARIANTS
+
+
 def measure(name: str, a, device) -> list[tuple]:
     from hdc_video.models.registry import build_backbone
     from hdc_video.models.time_padding import pad_time_explicitly
@@ -90,7 +103,8 @@ def measure(name: str, a, device) -> list[tuple]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(a.clips, 3, a.frames, a.size, a.size, generator=g).to(device)
     models, inputs, counts = {}, {}, {}
-    for label, _dtype, cl, pad in VARIANTS:
+    chosen = variants(a, device)
+    for label, _dtype, cl, pad in chosen:
         m = copy.deepcopy(base)
         m.train()
         if pad:
@@ -100,21 +114,21 @@ def measure(name: str, a, device) -> list[tuple]:
             m = m.to(memory_format=torch.channels_last_3d)
             xi = x.contiguous(memory_format=torch.channels_last_3d)
         models[label], inputs[label], counts[label] = m, xi, Counter()
-    train = {lab: _train_fn(models[lab], inputs[lab], dt, device, counts[lab]) for lab, dt, _, _ in VARIANTS}
-    fwd = {lab: _fwd_fn(models[lab], inputs[lab], dt, device) for lab, dt, _, _ in VARIANTS}
+    train = {lab: _train_fn(models[lab], inputs[lab], dt, device, counts[lab]) for lab, dt, _, _ in chosen}
+    fwd = {lab: _fwd_fn(models[lab], inputs[lab], dt, device) for lab, dt, _, _ in chosen}
     t_train = C.interleaved(train, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     t_fwd = C.interleaved(fwd, rounds=a.rounds, warmup=1, device=device, clock_name=a.clock)
     threads = torch.get_num_threads()
     if a.nan_threads > 0:  # the failure looks like a race: count it with the trainer's thread count
         torch.set_num_threads(a.nan_threads)
-    for lab, dt, _, _ in VARIANTS:  # further training steps to count non-finite gradients
+    for lab, dt, _, _ in chosen:  # further training steps to count non-finite gradients
         if dt is not None:
             fn = _train_fn(models[lab], inputs[lab], dt, device, counts[lab], lr=1e-3)
             for _ in range(a.nan_steps):
                 fn()
     torch.set_num_threads(threads)
     rows = []
-    for lab, *_ in VARIANTS:
+    for lab, *_ in chosen:
         c = counts[lab]
         rows.append(
             (
@@ -145,6 +159,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--nan-threads", type=int, default=0, help="torch threads for the --nan-steps (0 = as --threads)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
+    ap.add_argument("--emulated-bf16", action="store_true", help="run the bf16 variants on a CPU without native bf16")
     a = ap.parse_args(argv)
     if a.smoke:
         a.width, a.clips, a.frames, a.size, a.rounds, a.nan_steps = 0.125, 2, 4, 32, 1, 1

@@ -68,10 +68,17 @@ def test_step_smoke(capsys):
 
 
 @pytest.mark.slow
-def test_precision_smoke(capsys):
-    assert _load("precision").main(["--smoke"]) == 0
+def test_precision_smoke(capsys, monkeypatch):
+    from hdc_video.train import runtime
+
+    assert _load("precision").main(["--smoke", "--emulated-bf16"]) == 0
     out = capsys.readouterr().out
     assert "r3d_18 bf16+cl3d" in out and "r3d_18 bf16+cl3d+pad" in out and "non-finite grads" in out
+    assert "r3d_18 fp32+cl3d" in out
+    monkeypatch.setattr(runtime, "cpu_bf16_path", lambda: "none")  # AVX2: bf16 emulated, skipped
+    assert _load("precision").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "bf16 variants skipped" in out and "r3d_18 fp32+cl3d" in out and "r3d_18 bf16" not in out
 
 
 @pytest.mark.slow
