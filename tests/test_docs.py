@@ -74,3 +74,11 @@ def test_named_modules_files_and_keys_exist(path):
         if key not in keys and not (ROOT / "src" / "hdc_video" / section / name).exists():
             bad.append(f"{_where(path, text, m.start())}: config key {key} is not in the schema")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_no_unfilled_placeholder(doc):
+    """A number still to be measured is written as ``{{NAME}}`` while a document is drafted; none may
+    reach main."""
+    left = re.findall(r"\{\{[A-Za-z0-9_]+\}\}", doc.read_text())
+    assert not left, f"{doc.name}: unfilled {left}"

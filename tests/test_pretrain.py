@@ -148,14 +148,16 @@ def test_device_side_augmentation_path_trains(tiny_bench, tmp_path):
 @pytest.mark.slow
 def test_compiled_backbone_trains_like_eager_and_keeps_checkpoint_keys(tiny_bench, tmp_path):
     """train.compile=true: the same losses as eager in fp32 (inductor reorders float maths: 1e-5 at
-    the first step, 1e-3 after one update has amplified it), and the checkpoint loads into a plain,
-    uncompiled model (module.compile() is in place)."""
+    the first step; after one AdamW update has amplified it -- Adam turns a near-zero gradient's
+    rounding into a full-size step -- 5e-3: 1.8e-3 seen with channels_last_3d on an AVX2 EPYC, while
+    the update itself moves the loss by ~3 %), and the checkpoint loads into a plain, uncompiled
+    model (module.compile() is in place)."""
     over = TINY + ["train.steps=2", "train.log_every=1", "train.precision=fp32"]
     eager = pretrain(tiny_bench, tmp_path / "eager", overrides=over, progress=False)
     compiled = pretrain(tiny_bench, tmp_path / "compiled", overrides=over + ["train.compile=true"], progress=False)
     a, b = _losses(tmp_path / "eager"), _losses(tmp_path / "compiled")
     assert a.keys() == b.keys() == {1, 2}
-    assert abs(a[1] - b[1]) < 1e-5 * abs(a[1]) and abs(a[2] - b[2]) < 1e-3 * abs(a[2]), (a, b)
+    assert abs(a[1] - b[1]) < 1e-5 * abs(a[1]) and abs(a[2] - b[2]) < 5e-3 * abs(a[2]), (a, b)
     state = load_checkpoint(tmp_path / "compiled")
     assert state["config"]["train"]["compile"] is True
     plain = build_model(build_config(overrides=over))
@@ -217,7 +219,9 @@ def test_a_run_says_what_runs(tiny_bench, tmp_path):
         ]
     )
     start = json.loads((fp32 / "run.json").read_text())["start"]
-    assert start["precision"] == "fp32" and start["time_padded_convs"] == 0 and start["memory_layout"] == "contiguous"
+    # channels_last_3d on a CPU in fp32 too (train.channels_last=auto: faster on oneDNN)
+    assert start["precision"] == "fp32" and start["time_padded_convs"] == 0
+    assert start["memory_layout"] == "channels_last_3d"
 
 
 @pytest.mark.slow
