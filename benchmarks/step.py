@@ -64,7 +64,7 @@ def measure(backbone: str, a, device) -> tuple:
     dtype = resolve_precision(cfg.train.precision, device)
     torch.manual_seed(0)
     hdc = build_model(cfg).to(device)
-    cl = prepare_backbone(hdc.backbone, device, dtype, use_channels_last(cfg.train.channels_last, device, dtype))[
+    cl = prepare_backbone(hdc.backbone, device, dtype, use_channels_last(cfg.train.channels_last, device))[
         "channels_last"
     ]
     whole = HDC(hdc.backbone, whole_cfg.method, views_per_crop=cfg.data.views_per_crop, channels_last=cl).to(device)

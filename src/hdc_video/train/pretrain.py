@@ -126,7 +126,7 @@ class Pretrainer(Runner):
             t.precision, self.device, self.model.backbone, cfg.data.clip_len, cfg.data.size, t.channels_last
         )
         self.runtime = prepare_backbone(
-            self.model.backbone, self.device, self.dtype, use_channels_last(t.channels_last, self.device, self.dtype)
+            self.model.backbone, self.device, self.dtype, use_channels_last(t.channels_last, self.device)
         )
         self.model.backbone_channels_last = self.runtime["channels_last"]
         if t.compile:  # in place: the state-dict keys (and so checkpoints) stay those of the plain model

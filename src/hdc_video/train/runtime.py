@@ -130,7 +130,7 @@ def choose_precision(
         import copy
 
         probe = copy.deepcopy(backbone)
-        prepare_backbone(probe, device, dtype, use_channels_last(channels_last, device, dtype))
+        prepare_backbone(probe, device, dtype, use_channels_last(channels_last, device))
         report = verify_bf16(probe, clip_len, size)
         if not report.ok:
             return None, f"fp32 (auto: {report.summary()})"
@@ -172,7 +172,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def use_channels_last(setting: str, device: torch.device, dtype: torch.dtype | None = None) -> bool:
+def use_channels_last(setting: str, device: torch.device) -> bool:
     """``auto``: on CUDA and on a CPU, in either precision -- oneDNN's kernels prefer it (bf16:
     ``benchmarks/precision.py``; fp32 on an AVX2-only AMD EPYC: an R3D-18 w0.25 training step of
     64 clips of 8x64^2 takes 1.81 s instead of 2.94 s, docs/PERFORMANCE.md section 3)."""

@@ -110,7 +110,7 @@ class Finetuner(Runner):
         self.dtype, precision = choose_precision(o.precision, self.device, self.model.backbone, o.clip_len, o.size)
         self.eval_dtype = resolve_precision(o.precision, self.device, training=False)
         self.runtime = prepare_backbone(
-            self.model.backbone, self.device, self.dtype, use_channels_last("auto", self.device, self.dtype)
+            self.model.backbone, self.device, self.dtype, use_channels_last("auto", self.device)
         )
         self.model.channels_last = self.runtime["channels_last"]
         ds = TrainClipDataset(self.train_index, make_decoder("auto"), o.clip_len, o.stride, finetune_augment(o.size))
